@@ -1,0 +1,101 @@
+"""Preallocated tensor storage for experience.
+
+An :class:`EpisodeBatch` holds whole episodes, time-major within each episode:
+  obs      [B, T+1, n_agents, obs_dim]   obs[:, t+1] is what follows the action at t
+  state    [B, T+1, state_dim]
+  avail    [B, T+1, n_agents, n_actions] bool
+  alive    [B, T+1, n_agents]            bool
+  actions  [B, T, n_agents] long, or [B, T, n_agents, action_dim] float
+  reward   [B, T]                        the team reward
+  terminated [B, T]                      bool: no bootstrap past this step
+  filled   [B, T]                        bool: a real step, not padding after the episode ended
+The :class:`EpisodeBuffer` is a circular store of such episodes, sampled uniformly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from marlzoo.envs.spec import EnvSpec
+
+
+@dataclass
+class EpisodeBatch:
+    """A batch of episodes; see the module docstring for the fields' shapes."""
+
+    obs: torch.Tensor
+    state: torch.Tensor
+    avail: torch.Tensor
+    alive: torch.Tensor
+    actions: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    filled: torch.Tensor
+
+    @classmethod
+    def zeros(cls, spec: EnvSpec, batch: int, device: str | torch.device = "cpu") -> "EpisodeBatch":
+        T, N = spec.episode_limit, spec.n_agents
+        if spec.action_kind == "discrete":
+            actions = torch.zeros(batch, T, N, dtype=torch.long, device=device)
+        else:
+            actions = torch.zeros(batch, T, N, spec.n_actions, dtype=torch.float32, device=device)
+        return cls(
+            obs=torch.zeros(batch, T + 1, N, *spec.obs_shape, device=device),
+            state=torch.zeros(batch, T + 1, spec.state_dim, device=device),
+            avail=torch.zeros(batch, T + 1, N, spec.n_actions, dtype=torch.bool, device=device),
+            alive=torch.zeros(batch, T + 1, N, dtype=torch.bool, device=device),
+            actions=actions,
+            reward=torch.zeros(batch, T, device=device),
+            terminated=torch.zeros(batch, T, dtype=torch.bool, device=device),
+            filled=torch.zeros(batch, T, dtype=torch.bool, device=device),
+        )
+
+    @property
+    def size(self) -> int:
+        return self.reward.shape[0]
+
+    @property
+    def max_t(self) -> int:
+        return self.reward.shape[1]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def select(self, index: torch.Tensor, max_t: int | None = None) -> "EpisodeBatch":
+        """Episodes ``index``, cut to their first ``max_t`` steps (and ``max_t + 1`` observations)."""
+        T = self.max_t if max_t is None else max_t
+        out = {}
+        for name, value in self.tensors().items():
+            length = T + 1 if value.shape[1] == self.max_t + 1 else T
+            out[name] = value[index, :length]
+        return EpisodeBatch(**out)
+
+
+class EpisodeBuffer:
+    """A circular replay buffer of whole episodes, preallocated and written in place."""
+
+    def __init__(self, spec: EnvSpec, capacity: int, device: str | torch.device = "cpu") -> None:
+        self.capacity = capacity
+        self.storage = EpisodeBatch.zeros(spec, capacity, device)
+        self._next = 0
+        self.size = 0
+
+    def insert(self, batch: EpisodeBatch) -> None:
+        """Copy every episode of ``batch`` in, overwriting the oldest once full."""
+        n = batch.size
+        index = (torch.arange(n) + self._next) % self.capacity
+        for name, value in batch.tensors().items():
+            getattr(self.storage, name)[index] = value
+        self._next = (self._next + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def can_sample(self, batch_size: int) -> bool:
+        return self.size >= batch_size
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> EpisodeBatch:
+        """``batch_size`` distinct episodes, uniformly, cut to the longest episode among them."""
+        index = torch.randperm(self.size, generator=generator)[:batch_size]
+        lengths = self.storage.filled[index].sum(dim=1)
+        return self.storage.select(index, int(lengths.max()))

@@ -1,0 +1,127 @@
+"""The ``marlzoo`` command: ``run``, ``eval`` and ``list``.
+
+Bad input (a :class:`UserError`) is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from marlzoo import __version__
+from marlzoo.errors import UserError
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train an algorithm on an env", description="Train an algorithm on an env.")
+    p.add_argument("--algo", help="algorithm name (see `marlzoo list`)")
+    p.add_argument("--env", help="env name (see `marlzoo list`) or package.module:factory")
+    p.add_argument("--config", help="a YAML file layered over the defaults")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set algo.lr=0.001 (repeatable)")
+    p.add_argument("--steps", type=int, help="env steps to train for")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--run-dir", default="runs", help="parent directory of the run (default: runs)")
+    p.add_argument("--run-id", help="name of the run directory (default: algo-env-seed-time)")
+    p.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
+                   help="Weights & Biases mode (default: auto = online with credentials, else offline)")
+    p.add_argument("--no-progress", action="store_true", help="no live progress bar")
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="run greedy episodes of a trained run", description="Evaluate a run's checkpoint greedily.")
+    p.add_argument("--run", required=True, help="the run directory, e.g. runs/<run_id>")
+    p.add_argument("--episodes", type=int, default=100, help="greedy episodes (default: 100)")
+    p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from marlzoo.config import load_config
+    from marlzoo.trainer import Trainer, new_run_dir
+
+    sets = list(args.sets)
+    if args.wandb:
+        sets.append(f"wandb.mode={args.wandb}")
+    config = load_config(args.algo, args.env, args.config, sets, args.steps, args.seed)
+    trainer_dir = Path(args.run_dir)
+    run_dir = new_run_dir(trainer_dir, config, args.run_id)
+    try:
+        trainer = Trainer(config, run_dir, show_progress=not args.no_progress)
+    except BaseException:
+        _remove_empty(run_dir)
+        raise
+    info = trainer.train()
+    final = info.get("final_metrics", {})
+    print(f"run {run_dir}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
+          f"({info['sps']:.0f} steps/s); final test return {final.get('test/return_mean', float('nan')):.2f}")
+    return 0
+
+
+def _remove_empty(run_dir: Path) -> None:
+    """Undo a run directory that a failed start created (only ever our own, fresh, files)."""
+    for name in ("config.yaml", "run.json", "metrics.jsonl"):
+        (run_dir / name).unlink(missing_ok=True)
+    try:
+        run_dir.rmdir()
+    except OSError:
+        pass
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from marlzoo.evaluate import evaluate_run
+
+    returns = evaluate_run(Path(args.run), args.episodes, Path(args.checkpoint) if args.checkpoint else None, args.seed)
+    result = {"return_mean": float(returns.mean()), "return_std": float(returns.std()), "episodes": int(len(returns))}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.run}: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} greedy episodes")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from marlzoo.envs.catalogue import env_names
+    from marlzoo.registry import algo_names
+
+    print("algorithms:")
+    for name, where in algo_names().items():
+        print(f"  {name:<24} {where}")
+    print("envs:")
+    for name, where in env_names().items():
+        print(f"  {name:<24} {where}")
+    print("  (any PettingZoo env: --env package.module:factory)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marlzoo", description="Cooperative multi-agent RL over PettingZoo.")
+    parser.add_argument("--version", action="version", version=f"marlzoo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_eval(sub)
+    sub.add_parser("list", help="list algorithms and envs")
+    return parser
+
+
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"marlzoo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("marlzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

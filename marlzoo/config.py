@@ -1,0 +1,333 @@
+"""Configuration: YAML layers merged in order, then validated into typed objects.
+
+Layers, later over earlier:
+  1. configs/default.yaml
+  2. configs/algos/<algo>.yaml   (if it exists)
+  3. configs/envs/<env>.yaml     (if it exists)
+  4. the user's file (--config my.yaml)
+  5. the command line (--set key=value, --steps, --seed, --algo, --env)
+Every leaf remembers the layer it came from, so an unknown key or a wrong type is reported with the
+key's dotted name and its file. The ``algo:`` section is validated against the algorithm's own
+``Config`` dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from marlzoo.errors import UserError
+from marlzoo.suggest import closest
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CLI = "the command line"
+
+
+@dataclass
+class EnvConfig:
+    """Which env, its kwargs, and how its rewards and state are read."""
+
+    name: str
+    kwargs: dict = field(default_factory=dict)
+    reward_aggregation: Literal["sum", "mean"] = "sum"
+    episode_limit: int | None = None
+    state: Literal["auto", "env", "concat_obs"] = "auto"
+
+
+@dataclass
+class WandbConfig:
+    """Weights & Biases: ``auto`` logs online with credentials and offline without."""
+
+    mode: Literal["auto", "online", "offline", "disabled"] = "auto"
+    project: str = "marlzoo"
+    entity: str | None = None
+    group: str | None = None
+
+
+@dataclass
+class RunConfig:
+    """A fully resolved run. ``algo`` is the algorithm's own Config; ``algo_name`` its registered name."""
+
+    algo_name: str
+    algo: Any
+    env: EnvConfig
+    wandb: WandbConfig
+    seed: int
+    steps: int
+    n_envs: int
+    log_interval: int
+    test_interval: int
+    test_episodes: int
+    checkpoint_interval: int
+    device: str
+    torch_threads: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The nested-dict form written to config.yaml (and read back by :func:`config_from_file`)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("algo_name", "algo")}
+        out: dict[str, Any] = {"algo": {"name": self.algo_name, **dataclasses.asdict(self.algo)}}
+        for key, value in data.items():
+            out[key] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        return out
+
+
+# ------------------------------------------------------------------------------- reading layers
+def read_yaml(path: Path, label: str | None = None) -> dict[str, Any]:
+    """A YAML mapping from ``path`` (``yaml.safe_load``); a clear error if missing or malformed."""
+    label = label or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read config file {label}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"config file {label} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {label} must hold a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+def parse_set(item: str) -> dict[str, Any]:
+    """``a.b.c=value`` -> ``{"a": {"b": {"c": value}}}``, the value read as YAML (``4``, ``true``, ``[1, 2]``)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set takes key=value (for example --set algo.lr=0.001), not '{item}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def merge(layers: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Deep-merge the layers in order; returns the result and ``dotted key -> layer label``."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def walk(dst: dict, src: dict, prefix: str, label: str) -> None:
+        for key, value in src.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                walk(dst[key], value, dotted + ".", label)
+            else:
+                dst[key] = value
+                sources[dotted] = label
+                if isinstance(value, dict):
+                    _mark(value, dotted + ".", label)
+
+    def _mark(node: dict, prefix: str, label: str) -> None:
+        for key, value in node.items():
+            sources[f"{prefix}{key}"] = label
+            if isinstance(value, dict):
+                _mark(value, f"{prefix}{key}.", label)
+
+    for data, label in layers:
+        walk(merged, data, "", label)
+    return merged, sources
+
+
+# ------------------------------------------------------------------------------- validation
+def _source(key: str, sources: dict[str, str]) -> str:
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        label = sources.get(".".join(parts[:end]))
+        if label:
+            return f" (from {label})"
+    return ""
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(tp: Any, value: Any, key: str, sources: dict[str, str]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return build_dataclass(tp, value, key, sources)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        errors = []
+        for candidate in inner:
+            try:
+                return _coerce(candidate, value, key, sources)
+            except UserError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is Literal:
+        if value in args:
+            return value
+        raise UserError(f"config key '{key}' must be one of {', '.join(map(repr, args))}, not {value!r}{_source(key, sources)}")
+    if tp is Any:
+        return value
+    expected = origin or tp
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        dict: lambda v: isinstance(v, dict),
+        list: lambda v: isinstance(v, list),
+        tuple: lambda v: isinstance(v, (list, tuple)),
+    }.get(expected, lambda v: True)(value)
+    if not ok:
+        raise UserError(
+            f"config key '{key}' must be {_type_name(expected)}, not {type(value).__name__} {value!r}{_source(key, sources)}"
+        )
+    if expected is float:
+        return float(value)
+    if expected is tuple:
+        return tuple(value)
+    return value
+
+
+def build_dataclass(cls: type, data: Any, prefix: str, sources: dict[str, str]) -> Any:
+    """Validate a mapping into ``cls``: unknown keys, missing keys and wrong types are :class:`UserError`."""
+    if not isinstance(data, dict):
+        raise UserError(f"config key '{prefix}' must be a mapping, not {type(data).__name__}{_source(prefix, sources)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            hint = closest(str(key), fields)
+            raise UserError(
+                f"unknown config key '{dotted}'{_source(dotted, sources)}"
+                + (f"; did you mean '{(prefix + '.') if prefix else ''}{hint}'?" if hint else "")
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        dotted = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], dotted, sources)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise UserError(f"config key '{dotted}' is missing; set it in a config file or with --set {dotted}=...")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"config section '{prefix or 'top level'}': {exc}") from None
+
+
+def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig:
+    """Validate a merged config dict into a :class:`RunConfig`."""
+    from marlzoo.registry import get_algo
+
+    data = dict(data)
+    algo_section = dict(data.pop("algo", None) or {})
+    algo_name = algo_section.pop("name", None)
+    if not isinstance(algo_name, str):
+        raise UserError("no algorithm given; pass --algo NAME (`marlzoo list` shows them)")
+    algo_cls = get_algo(algo_name)
+    algo_config = build_dataclass(algo_cls.Config, algo_section, "algo", sources)
+
+    top_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"algo_name", "algo"}
+    for key in data:
+        if key not in top_fields:
+            hint = closest(str(key), top_fields | {"algo"})
+            raise UserError(
+                f"unknown config key '{key}'{_source(str(key), sources)}" + (f"; did you mean '{hint}'?" if hint else "")
+            )
+    partial = build_dataclass(_TopLevel, data, "", sources)
+    config = RunConfig(algo_name=algo_name, algo=algo_config, **dataclasses.asdict(partial) | {
+        "env": partial.env, "wandb": partial.wandb})
+    _check_ranges(config)
+    return config
+
+
+@dataclass
+class _TopLevel:
+    env: EnvConfig
+    wandb: WandbConfig
+    seed: int
+    steps: int
+    n_envs: int
+    log_interval: int
+    test_interval: int
+    test_episodes: int
+    checkpoint_interval: int
+    device: str
+    torch_threads: int
+
+
+def _check_ranges(config: RunConfig) -> None:
+    for key in ("steps", "n_envs", "log_interval", "test_interval", "test_episodes", "checkpoint_interval", "torch_threads"):
+        if getattr(config, key) < 1:
+            raise UserError(f"config key '{key}' must be at least 1, not {getattr(config, key)}")
+    if config.seed < 0:
+        raise UserError(f"config key 'seed' must be a non-negative integer, not {config.seed}")
+
+
+# ------------------------------------------------------------------------------- entry points
+def load_config(
+    algo: str | None = None,
+    env: str | None = None,
+    config_file: str | Path | None = None,
+    sets: list[str] | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    extra_layers: list[tuple[dict[str, Any], str]] | None = None,
+) -> RunConfig:
+    """Merge every layer for this algorithm and env, and validate the result."""
+    default = read_yaml(CONFIG_DIR / "default.yaml", "configs/default.yaml")
+    user = read_yaml(Path(config_file)) if config_file else {}
+    cli: dict[str, Any] = {}
+    for item in sets or []:
+        cli = merge([(cli, CLI), (parse_set(item), CLI)])[0]
+    if steps is not None:
+        cli["steps"] = steps
+    if seed is not None:
+        cli["seed"] = seed
+    if algo is not None:
+        cli.setdefault("algo", {})["name"] = algo
+    if env is not None:
+        cli.setdefault("env", {})["name"] = env
+
+    def chosen(section: str) -> Any:
+        for layer in (cli, *(d for d, _ in reversed(extra_layers or [])), user, default):
+            value = layer.get(section)
+            if isinstance(value, dict) and value.get("name") is not None:
+                return value["name"]
+        return None
+
+    layers: list[tuple[dict[str, Any], str]] = [(default, "configs/default.yaml")]
+    for kind, name in (("algos", chosen("algo")), ("envs", chosen("env"))):
+        path = CONFIG_DIR / kind / f"{name}.yaml" if isinstance(name, str) and "/" not in name else None
+        if path is not None and path.is_file():
+            layers.append((read_yaml(path, f"configs/{kind}/{name}.yaml"), f"configs/{kind}/{name}.yaml"))
+    if config_file:
+        layers.append((user, str(config_file)))
+    layers.extend(extra_layers or [])
+    layers.append((cli, CLI))
+    merged, sources = merge(layers)
+    return build_run_config(merged, sources)
+
+
+def config_from_file(path: Path) -> RunConfig:
+    """A run's resolved config.yaml, validated again."""
+    data = read_yaml(path)
+    merged, sources = merge([(data, str(path))])
+    return build_run_config(merged, sources)
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

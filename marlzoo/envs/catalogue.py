@@ -1,0 +1,73 @@
+"""Named environments, and environments given by import path ``package.module:factory``.
+
+Built-in names map to factories of the cooperative MPE tasks in ``mpe2``. Third-party packages add
+names through the ``marlzoo.envs`` entry-point group; anything else is reachable by import path.
+Each factory is called with the ``env.kwargs`` of the config and must return a PettingZoo env.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from typing import Any, Callable
+
+from marlzoo.envs.adapter import PettingZooAdapter
+from marlzoo.errors import UserError
+from marlzoo.suggest import closest
+
+BUILTIN_ENVS: dict[str, str] = {
+    "simple_spread": "mpe2.simple_spread_v3:parallel_env",
+    "simple_speaker_listener": "mpe2.simple_speaker_listener_v4:parallel_env",
+    "simple_reference": "mpe2.simple_reference_v3:parallel_env",
+}
+
+
+def _plugin_envs() -> dict[str, str]:
+    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group="marlzoo.envs")}
+
+
+def env_names() -> dict[str, str]:
+    """Every named env: name -> ``module:factory``."""
+    return {**BUILTIN_ENVS, **_plugin_envs()}
+
+
+def _load(target: str, label: str) -> Callable[..., Any]:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"env '{label}' needs module '{module_name}', which failed to import: {exc}") from None
+    factory = getattr(module, attr, None) if attr else None
+    if factory is None or not callable(factory):
+        raise UserError(f"env '{label}': '{module_name}' has no callable '{attr}'; write it as package.module:factory")
+    return factory
+
+
+def resolve_env_factory(name: str) -> Callable[..., Any]:
+    """The factory behind an env name or a ``package.module:factory`` path."""
+    names = env_names()
+    if name in names:
+        return _load(names[name], name)
+    if ":" in name:
+        return _load(name, name)
+    hint = closest(name, names)
+    raise UserError(
+        f"unknown env '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
+        + " (`marlzoo list` shows the names; any PettingZoo env works as package.module:factory)"
+    )
+
+
+def make_env(
+    name: str,
+    kwargs: dict[str, Any] | None = None,
+    episode_limit: int | None = None,
+    reward_aggregation: str = "sum",
+    state: str = "auto",
+) -> PettingZooAdapter:
+    """Build the named env with ``kwargs`` and wrap it in the adapter."""
+    factory = resolve_env_factory(name)
+    try:
+        env = factory(**(kwargs or {}))
+    except TypeError as exc:
+        raise UserError(f"env '{name}' rejected its kwargs {kwargs}: {exc}; check env.kwargs") from None
+    return PettingZooAdapter(env, name, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)

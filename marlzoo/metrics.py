@@ -1,0 +1,120 @@
+"""The metric schema and its sinks: metrics.jsonl, Weights & Biases, and the console.
+
+Every algorithm logs rows keyed by ``env_steps`` with these names:
+
+  env_steps, episodes          progress
+  train/return_mean            mean return of the exploring episodes since the last row
+  train/ep_length_mean         their mean length
+  test/return_mean, test/return_std   greedy episodes, at every test interval and at the end
+  epsilon                      where the algorithm explores that way
+  loss/*                       the algorithm's own, averaged since the last row
+  time/sps, time/elapsed_s     wall clock: W&B and console only
+
+A return is the sum over the episode of the team reward (see ``env.reward_aggregation``).
+``metrics.jsonl`` holds everything but ``time/*``, so the same seed gives the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from marlzoo.errors import UserError
+
+TIME_PREFIX = "time/"
+
+
+class MeanAccumulator:
+    """Averages named scalars between two log rows."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = defaultdict(float)
+        self._counts: dict[str, int] = defaultdict(int)
+
+    def add(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self._sums[key] += float(value)
+            self._counts[key] += 1
+
+    def pop(self) -> dict[str, float]:
+        means = {k: self._sums[k] / self._counts[k] for k in self._sums}
+        self._sums.clear()
+        self._counts.clear()
+        return means
+
+
+class JsonlSink:
+    """Appends one JSON object per row to ``metrics.jsonl`` (without wall-clock fields)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict[str, Any]) -> None:
+        clean = {k: v for k, v in row.items() if not k.startswith(TIME_PREFIX)}
+        self._file.write(json.dumps(clean, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _wandb_has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" in netrc.read_text()
+    except OSError:
+        return False
+
+
+def resolve_wandb_mode(mode: str) -> str:
+    """``auto`` becomes ``online`` with credentials, else ``offline`` (sync later with ``wandb sync``)."""
+    if mode == "auto":
+        return "online" if _wandb_has_credentials() else "offline"
+    return mode
+
+
+class WandbSink:
+    """A real W&B run, online or offline, stored under the run directory."""
+
+    def __init__(self, run_dir: Path, run_id: str, config: dict[str, Any], mode: str, project: str,
+                 entity: str | None, group: str | None) -> None:
+        import wandb
+
+        settings = wandb.Settings(silent=True, console="off", x_disable_stats=True)
+        kwargs = dict(project=project, entity=entity, group=group, name=run_id, config=config,
+                      dir=str(run_dir), settings=settings, reinit="create_new")
+        try:
+            self._run = wandb.init(mode=mode, **kwargs)
+        except Exception as exc:
+            if mode != "online":
+                raise UserError(f"wandb could not start ({exc}); rerun with --wandb disabled") from None
+            self._run = wandb.init(mode="offline", **kwargs)
+        self.mode = self._run.settings.mode if hasattr(self._run.settings, "mode") else mode
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._run.log(row, step=int(row["env_steps"]))
+
+    def close(self) -> None:
+        self._run.finish(quiet=True)
+
+
+class MetricLog:
+    """Fans each row out to every sink and remembers the latest value of each metric."""
+
+    def __init__(self, sinks: list[Any]) -> None:
+        self.sinks = sinks
+        self.latest: dict[str, Any] = {}
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.latest.update(row)
+        for sink in self.sinks:
+            sink.write(row)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

@@ -1,0 +1,103 @@
+"""Agent networks: an MLP or a GRU body, shared across agents (with a one-hot agent id) or one per agent.
+
+Every network maps per-agent inputs ``[..., n_agents, in_dim]`` to ``[..., n_agents, out_dim]``:
+``step`` advances one time step for acting; ``unroll`` runs whole sequences ``[B, T, n_agents, in]``
+in one call, so a recurrent agent is unrolled once per batch, not once per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class AgentNetConfig:
+    """Shape of the per-agent network."""
+
+    kind: str = "gru"  # "mlp" or "gru"
+    hidden: int = 64
+    share_params: bool = True
+    agent_id: bool = True  # append a one-hot agent id to the input (only meaningful when shared)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("mlp", "gru"):
+            raise ValueError(f"agent.kind must be 'mlp' or 'gru', not '{self.kind}'")
+
+
+class _Body(nn.Module):
+    """fc -> ReLU -> (GRU | fc -> ReLU) -> fc, over sequences ``[M, T, in]``."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, recurrent: bool) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+        self.fc_in = nn.Linear(in_dim, hidden)
+        self.core = nn.GRU(hidden, hidden, batch_first=True) if recurrent else nn.Linear(hidden, hidden)
+        self.fc_out = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = torch.relu(self.fc_in(x))
+        if self.recurrent:
+            x, h = self.core(x, h)
+        else:
+            x = torch.relu(self.core(x))
+        return self.fc_out(x), h
+
+
+class AgentNetwork(nn.Module):
+    """Per-agent network with parameter sharing (default) or one body per agent."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_agents: int, config: AgentNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.n_agents = n_agents
+        self.recurrent = config.kind == "gru"
+        self.use_id = config.share_params and config.agent_id
+        body_in = in_dim + (n_agents if self.use_id else 0)
+        n_bodies = 1 if config.share_params else n_agents
+        self.bodies = nn.ModuleList(
+            _Body(body_in, out_dim, config.hidden, self.recurrent) for _ in range(n_bodies)
+        )
+        self.register_buffer("agent_ids", torch.eye(n_agents), persistent=False)
+
+    def init_hidden(self, batch: int) -> torch.Tensor | None:
+        """Zero hidden state for ``batch`` env copies: ``[batch, n_agents, hidden]``, or None for MLPs."""
+        if not self.recurrent:
+            return None
+        return torch.zeros(batch, self.n_agents, self.config.hidden, device=self.agent_ids.device)
+
+    def _with_id(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.use_id:
+            return x
+        ids = self.agent_ids.expand(*x.shape[:-2], self.n_agents, self.n_agents)
+        return torch.cat([x, ids], dim=-1)
+
+    def unroll(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Sequences ``x [B, T, n_agents, in]`` from ``hidden [B, n_agents, H]`` (zeros if None).
+
+        Returns ``(out [B, T, n_agents, out], last hidden [B, n_agents, H] or None)``.
+        """
+        B, T, N = x.shape[:3]
+        x = self._with_id(x)
+        if len(self.bodies) == 1:
+            seq = x.permute(0, 2, 1, 3).reshape(B * N, T, -1)
+            h = None if hidden is None or not self.recurrent else hidden.reshape(1, B * N, -1)
+            out, h = self.bodies[0](seq, h)
+            out = out.reshape(B, N, T, -1).permute(0, 2, 1, 3)
+            h = None if h is None else h.reshape(B, N, -1)
+            return out, h
+        outs, hs = [], []
+        for i, body in enumerate(self.bodies):
+            h = None if hidden is None or not self.recurrent else hidden[:, i].unsqueeze(0).contiguous()
+            out, h = body(x[:, :, i], h)
+            outs.append(out)
+            hs.append(h)
+        h = torch.stack([h[0] for h in hs], dim=1) if self.recurrent else None
+        return torch.stack(outs, dim=2), h
+
+    def step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One time step: ``x [B, n_agents, in]`` -> ``(out [B, n_agents, out], hidden)``."""
+        out, hidden = self.unroll(x.unsqueeze(1), hidden)
+        return out.squeeze(1), hidden

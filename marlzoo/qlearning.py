@@ -1,0 +1,198 @@
+"""The Q-learning core shared by every value-based algorithm (IDQN, VDN, QMIX, ...).
+
+Agents share one network that maps each agent's observation (and history) to Q_i(o_i, .). An
+algorithm built on this core differs only in how it combines the chosen per-agent values:
+:meth:`QLearner.build_mixer` returns a module ``mixer(q [B, T, n_agents], state [B, T, S])``, or
+None for independent learners. The core provides the rest once:
+
+* replay of whole episodes, epsilon-greedy acting that respects ``avail_actions``;
+* target networks (hard copies every ``target_update_interval`` updates);
+* double Q-learning: the online net picks the next action, the target net values it;
+* TD targets that stop at termination and ignore padded steps;
+* optional reward standardisation and gradient clipping.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from marlzoo.algorithm import Algorithm
+from marlzoo.buffers import EpisodeBatch, EpisodeBuffer
+from marlzoo.envs.spec import EnvSpec
+from marlzoo.exploration import LinearSchedule, epsilon_greedy, masked_argmax
+from marlzoo.nets import AgentNetConfig, AgentNetwork
+from marlzoo.normalise import RunningMeanStd
+
+
+@dataclass
+class QLearningConfig:
+    """Hyperparameters shared by the value-based algorithms (QMIX literature defaults for MPE)."""
+
+    lr: float = 5e-4
+    gamma: float = 0.99
+    batch_size: int = 32  # episodes per update
+    buffer_size: int = 5000  # episodes
+    target_update_interval: int = 200  # updates, i.e. episodes collected
+    double_q: bool = True
+    grad_clip: float = 10.0
+    standardise_rewards: bool = False
+    epsilon_start: float = 1.0
+    epsilon_finish: float = 0.05
+    epsilon_anneal_steps: int = 50_000
+    agent: AgentNetConfig = field(default_factory=AgentNetConfig)
+
+
+def td_targets(
+    reward: torch.Tensor, terminated: torch.Tensor, next_value: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """``r_t + gamma * (1 - terminated_t) * next_value``; ``reward``/``terminated`` are ``[B, T]``,
+    ``next_value`` is ``[B, T, K]`` for K heads (1 for a mixed Q_tot, n_agents for independent Qs)."""
+    not_done = 1.0 - terminated.float().unsqueeze(-1)
+    return reward.unsqueeze(-1) + gamma * not_done * next_value
+
+
+def masked_max(values: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+    """Max over available actions; 0 where no action is available (padding)."""
+    best = values.masked_fill(~avail, float("-inf")).max(dim=-1).values
+    return torch.where(avail.any(dim=-1), best, torch.zeros_like(best))
+
+
+class QLearner(Algorithm):
+    """Deep Q-learning for a team, parameterised by a mixer (see the module docstring)."""
+
+    Config = QLearningConfig
+    buffer = "episodes"
+    action_kinds = ("discrete",)
+
+    def __init__(self, spec: EnvSpec, config: QLearningConfig, device: str | torch.device = "cpu") -> None:
+        super().__init__(spec, config, device)
+        self.agent = AgentNetwork(spec.obs_dim, spec.n_actions, spec.n_agents, config.agent).to(self.device)
+        self.mixer = self.build_mixer()
+        if self.mixer is not None:
+            self.mixer.to(self.device)
+        self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
+        self.target_mixer = copy.deepcopy(self.mixer)
+        if self.target_mixer is not None:
+            self.target_mixer.requires_grad_(False)
+        self.params = list(self.agent.parameters()) + (list(self.mixer.parameters()) if self.mixer else [])
+        self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
+        self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_steps)
+        self.reward_stats = RunningMeanStd()
+        self.updates = 0
+
+    # ----------------------------------------------------------------- what subclasses change
+    def build_mixer(self) -> nn.Module | None:
+        """The module that turns chosen per-agent Qs into Q_tot; None means independent learners."""
+        return None
+
+    def mix(self, mixer: nn.Module | None, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """``agent_qs [B, T, n_agents]`` -> values trained by TD: ``[B, T, 1]`` or ``[B, T, n_agents]``."""
+        return agent_qs if mixer is None else mixer(agent_qs, state)
+
+    # ----------------------------------------------------------------- acting
+    def init_hidden(self, batch: int) -> torch.Tensor | None:
+        return self.agent.init_hidden(batch)
+
+    @torch.no_grad()
+    def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
+        q, hidden = self.agent.step(obs, hidden)
+        epsilon = self.epsilon(t_env) if explore else 0.0
+        return epsilon_greedy(q, avail, epsilon), hidden
+
+    def log_info(self, t_env: int) -> dict[str, float]:
+        return {"epsilon": self.epsilon(t_env)}
+
+    # ----------------------------------------------------------------- learning
+    def learn(self, buffer: EpisodeBuffer, t_env: int) -> dict[str, float]:
+        if not buffer.can_sample(self.config.batch_size):
+            return {}
+        batch = buffer.sample(self.config.batch_size)
+        loss, metrics = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % self.config.target_update_interval == 0:
+            self.update_targets()
+        metrics["loss/grad_norm"] = float(grad_norm)
+        return metrics
+
+    def update_targets(self) -> None:
+        self.target_agent.load_state_dict(self.agent.state_dict())
+        if self.mixer is not None:
+            self.target_mixer.load_state_dict(self.mixer.state_dict())
+
+    def rewards(self, batch: EpisodeBatch) -> torch.Tensor:
+        """The batch's team rewards, standardised by running statistics if configured."""
+        if not self.config.standardise_rewards:
+            return batch.reward
+        self.reward_stats.update(batch.reward[batch.filled])
+        return (batch.reward - self.reward_stats.mean) / self.reward_stats.std
+
+    def agent_values(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chosen per-agent Qs ``[B, T, n]`` (with grad) and their bootstrap values ``[B, T, n]``.
+
+        Departed agents contribute 0 to both, so their padded steps never reach a mixer or a loss.
+        """
+        alive_now = batch.alive[:, :-1].float()
+        alive_next = batch.alive[:, 1:].float()
+        q_all, _ = self.agent.unroll(batch.obs)
+        q_taken = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) * alive_now
+        with torch.no_grad():
+            target_all, _ = self.target_agent.unroll(batch.obs)
+            next_avail = batch.avail[:, 1:]
+            if self.config.double_q:
+                best = masked_argmax(q_all[:, 1:].detach(), next_avail)
+                next_q = target_all[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
+            else:
+                next_q = masked_max(target_all[:, 1:], next_avail)
+        return q_taken, next_q * alive_next
+
+    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean squared TD error over real (filled) steps."""
+        q_taken, next_q = self.agent_values(batch)
+        q_tot = self.mix(self.mixer, q_taken, batch.state[:, :-1])
+        with torch.no_grad():
+            next_tot = self.mix(self.target_mixer, next_q, batch.state[:, 1:])
+            targets = td_targets(self.rewards(batch), batch.terminated, next_tot, self.config.gamma)
+        weight = batch.filled.float().unsqueeze(-1).expand_as(q_tot)
+        if self.mixer is None:  # independent learners: departed agents' own TD errors are padding
+            weight = weight * batch.alive[:, :-1].float()
+        td_error = torch.where(weight > 0, q_tot - targets, torch.zeros_like(q_tot))
+        loss = td_error.pow(2).sum() / weight.sum().clamp_min(1.0)
+        n = weight.sum().clamp_min(1.0)
+        return loss, {
+            "loss/td": float(loss.detach()),
+            "loss/q_taken_mean": float((q_tot * weight).sum() / n),
+            "loss/target_mean": float((targets * weight).sum() / n),
+        }
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            "agent": self.agent.state_dict(),
+            "target_agent": self.target_agent.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "reward_stats": self.reward_stats.state_dict(),
+            "updates": self.updates,
+        }
+        if self.mixer is not None:
+            state["mixer"] = self.mixer.state_dict()
+            state["target_mixer"] = self.target_mixer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.agent.load_state_dict(state["agent"])
+        self.target_agent.load_state_dict(state["target_agent"])
+        if self.mixer is not None:
+            self.mixer.load_state_dict(state["mixer"])
+            self.target_mixer.load_state_dict(state["target_mixer"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.reward_stats.load_state_dict(state["reward_stats"])
+        self.updates = int(state["updates"])
