@@ -42,13 +42,14 @@ class QMixer(nn.Module):
 
     def forward(self, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         lead = agent_qs.shape[:-1]
-        qs = agent_qs.reshape(-1, 1, self.n_agents)
+        qs = agent_qs.reshape(-1, self.n_agents, 1)
         s = state.reshape(qs.shape[0], -1)
+        # Per-sample matrix products written as broadcast multiply-and-sum: on a CPU this is
+        # several times faster than bmm over thousands of tiny matrices.
         w1 = self.hyper_w1(s).abs().view(-1, self.n_agents, self.embed)
-        b1 = self.hyper_b1(s).view(-1, 1, self.embed)
-        hidden = nn.functional.elu(torch.bmm(qs, w1) + b1)
-        w2 = self.hyper_w2(s).abs().view(-1, self.embed, 1)
-        q_tot = torch.bmm(hidden, w2) + self.hyper_v(s).view(-1, 1, 1)
+        hidden = nn.functional.elu((qs * w1).sum(dim=1) + self.hyper_b1(s))
+        w2 = self.hyper_w2(s).abs()
+        q_tot = (hidden * w2).sum(dim=1, keepdim=True) + self.hyper_v(s)
         return q_tot.view(*lead, 1)
 
 

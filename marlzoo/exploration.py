@@ -35,7 +35,8 @@ def epsilon_greedy(
     greedy = masked_argmax(q, avail)
     if epsilon <= 0.0:
         return greedy
-    flat_avail = avail.reshape(-1, avail.shape[-1]).float()
-    random = torch.multinomial(flat_avail, 1, generator=generator).reshape(greedy.shape)
+    # The argmax of i.i.d. uniform scores over the available actions is a uniform choice among them.
+    scores = torch.rand(avail.shape, generator=generator).masked_fill_(~avail, -1.0)
+    random = scores.argmax(dim=-1)
     explore = torch.rand(greedy.shape, generator=generator) < epsilon
     return torch.where(explore, random, greedy)

@@ -17,7 +17,7 @@ from torch import nn
 class AgentNetConfig:
     """Shape of the per-agent network."""
 
-    kind: str = "gru"  # "mlp" or "gru"
+    kind: str = "mlp"  # "mlp", or "gru" for partially observed envs
     hidden: int = 64
     share_params: bool = True
     agent_id: bool = True  # append a one-hot agent id to the input (only meaningful when shared)
@@ -81,6 +81,10 @@ class AgentNetwork(nn.Module):
         """
         B, T, N = x.shape[:3]
         x = self._with_id(x)
+        if not self.recurrent:  # no time dependence: one pass over every step at once
+            if len(self.bodies) == 1:
+                return self.bodies[0](x, None)[0], None
+            return torch.stack([body(x[:, :, i], None)[0] for i, body in enumerate(self.bodies)], dim=2), None
         if len(self.bodies) == 1:
             seq = x.permute(0, 2, 1, 3).reshape(B * N, T, -1)
             h = None if hidden is None or not self.recurrent else hidden.reshape(1, B * N, -1)
@@ -94,10 +98,11 @@ class AgentNetwork(nn.Module):
             out, h = body(x[:, :, i], h)
             outs.append(out)
             hs.append(h)
-        h = torch.stack([h[0] for h in hs], dim=1) if self.recurrent else None
-        return torch.stack(outs, dim=2), h
+        return torch.stack(outs, dim=2), torch.stack([h[0] for h in hs], dim=1)
 
     def step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One time step: ``x [B, n_agents, in]`` -> ``(out [B, n_agents, out], hidden)``."""
+        if not self.recurrent and len(self.bodies) == 1:
+            return self.bodies[0](self._with_id(x), None)[0], None
         out, hidden = self.unroll(x.unsqueeze(1), hidden)
         return out.squeeze(1), hidden

@@ -80,7 +80,7 @@ class QLearner(Algorithm):
         if self.target_mixer is not None:
             self.target_mixer.requires_grad_(False)
         self.params = list(self.agent.parameters()) + (list(self.mixer.parameters()) if self.mixer else [])
-        self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.params, lr=config.lr, fused=self.device.type == "cpu" or None)
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_steps)
         self.reward_stats = RunningMeanStd()
         self.updates = 0
@@ -169,7 +169,7 @@ class QLearner(Algorithm):
         n = weight.sum().clamp_min(1.0)
         return loss, {
             "loss/td": float(loss.detach()),
-            "loss/q_taken_mean": float((q_tot * weight).sum() / n),
+            "loss/q_taken_mean": float((q_tot.detach() * weight).sum() / n),
             "loss/target_mean": float((targets * weight).sum() / n),
         }
 

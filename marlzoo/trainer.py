@@ -21,6 +21,7 @@ from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.loops import make_loop
 from marlzoo.metrics import JsonlSink, MeanAccumulator, MetricLog, WandbSink, resolve_wandb_mode
 from marlzoo.progress import Progress
 from marlzoo.registry import get_algo
@@ -47,8 +48,6 @@ def build_algorithm(config: RunConfig, spec) -> Algorithm:
     """The configured algorithm for ``spec``, after checking it can run there."""
     algo_cls = get_algo(config.algo_name)
     algo_cls.check_spec(spec, config.algo_name)
-    if algo_cls.buffer != "episodes":
-        raise UserError(f"algorithm '{config.algo_name}' needs a '{algo_cls.buffer}' buffer, which this trainer lacks")
     return algo_cls(spec, config.algo, config.device)
 
 
@@ -84,8 +83,7 @@ class Trainer:
         self.test_env = make_vector_env(config, min(config.n_envs, config.test_episodes))
         self.spec = self.train_env.spec
         self.algo = build_algorithm(config, self.spec)
-        self.buffer = self.algo.make_buffer()
-        self.train_runner = EpisodeRunner(self.train_env, seed=config.seed * 1000)
+        self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name)
         self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
 
     # ------------------------------------------------------------------ run.json
@@ -129,20 +127,22 @@ class Trainer:
         next_log, next_test, next_ckpt = config.log_interval, config.test_interval, config.checkpoint_interval
         train_stats, learn_stats = MeanAccumulator(), MeanAccumulator()
         start = time.perf_counter()
+        last_return = float("nan")
         progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", enabled=self.show_progress)
         try:
             with progress:
                 while t_env < config.steps:
-                    batch, stats = self.train_runner.run(self.algo, explore=True, t_env=t_env)
-                    self.buffer.insert(batch)
-                    t_env += stats.steps
-                    episodes += len(stats.returns)
-                    for ret, length in zip(stats.returns, stats.lengths):
+                    collected = self.loop.iterate(t_env)
+                    t_env += collected.steps
+                    episodes += len(collected.returns)
+                    for ret, length in zip(collected.returns, collected.lengths):
                         train_stats.add({"train/return_mean": ret, "train/ep_length_mean": length})
-                    for _ in range(len(stats.returns)):
-                        learn_stats.add(self.algo.learn(self.buffer, t_env))
+                    for metrics in collected.learn_metrics:
+                        learn_stats.add(metrics)
                     elapsed = time.perf_counter() - start
-                    progress.update(t_env, train_return=float(np.mean(stats.returns)), sps=t_env / elapsed)
+                    if len(collected.returns):
+                        last_return = float(np.mean(collected.returns))
+                    progress.update(t_env, train_return=last_return, sps=t_env / elapsed)
                     done = t_env >= config.steps
                     row: dict[str, Any] = {}
                     if t_env >= next_log or done:
