@@ -16,9 +16,9 @@ class LinearSchedule:
     steps: int
 
     def __call__(self, t: int) -> float:
-        if self.steps <= 0:
+        if t >= self.steps:
             return self.finish
-        frac = min(max(t, 0) / self.steps, 1.0)
+        frac = max(t, 0) / self.steps
         return self.start + frac * (self.finish - self.start)
 
 

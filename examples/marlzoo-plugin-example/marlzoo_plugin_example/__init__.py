@@ -1,0 +1,1 @@
+"""An example marlzoo plugin package: two algorithms registered through entry points."""

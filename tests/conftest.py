@@ -1,0 +1,45 @@
+"""Shared test setup: one torch thread (small networks), and helpers to run the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+os.environ.setdefault("WANDB_SILENT", "true")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the installed ``marlzoo`` console script as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(["marlzoo", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """Call ``marlzoo.cli.main`` in-process; returns (exit code, stdout, stderr)."""
+    from marlzoo.cli import main
+
+    def call(*args: str):
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+# A fast configuration for end-to-end CLI tests: tiny budget, few test episodes, no W&B.
+FAST = ["--wandb", "disabled", "--no-progress", "--set", "test_episodes=4", "--set", "n_envs=2",
+        "--set", "log_interval=50", "--set", "test_interval=100", "--set", "algo.batch_size=2"]

@@ -1,0 +1,136 @@
+"""The shared Q-learning core: TD targets, terminal and padded steps, double Q, departed agents."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from algos.idqn import IDQN
+from algos.qmix import QMIX, QMIXConfig
+from algos.vdn import VDN
+from marlzoo.buffers import EpisodeBatch
+from marlzoo.qlearning import QLearningConfig, masked_max, td_targets
+from tests.test_buffer import make_spec
+
+
+def test_td_target_stops_at_termination():
+    reward = torch.tensor([[1.0, 2.0, 3.0]])
+    terminated = torch.tensor([[False, False, True]])
+    next_value = torch.tensor([[[10.0], [20.0], [30.0]]])
+    y = td_targets(reward, terminated, next_value, gamma=0.5)
+    assert y[0, :, 0].tolist() == [1.0 + 5.0, 2.0 + 10.0, 3.0]
+
+
+def test_td_target_bootstraps_at_truncation():
+    y = td_targets(torch.tensor([[1.0]]), torch.tensor([[False]]), torch.tensor([[[4.0]]]), gamma=0.9)
+    assert y.item() == pytest.approx(1.0 + 0.9 * 4.0)
+
+
+def test_masked_max_ignores_unavailable_and_handles_none_available():
+    values = torch.tensor([[5.0, 9.0, 1.0], [3.0, 2.0, 1.0]])
+    avail = torch.tensor([[True, False, True], [False, False, False]])
+    assert masked_max(values, avail).tolist() == [5.0, 0.0]
+
+
+def random_batch(spec, B=4, seed=0) -> EpisodeBatch:
+    gen = torch.Generator().manual_seed(seed)
+    batch = EpisodeBatch.zeros(spec, B)
+    T = spec.episode_limit
+    batch.obs.copy_(torch.randn(batch.obs.shape, generator=gen))
+    batch.state.copy_(torch.randn(batch.state.shape, generator=gen))
+    batch.avail.fill_(True)
+    batch.alive.fill_(True)
+    batch.actions.copy_(torch.randint(0, spec.n_actions, batch.actions.shape, generator=gen))
+    batch.reward.copy_(torch.randn(batch.reward.shape, generator=gen))
+    batch.filled[:, : T - 2] = True  # the last two steps are padding
+    batch.terminated[:, T - 3] = True
+    return batch
+
+
+@pytest.mark.parametrize("algo_cls,config", [(IDQN, QLearningConfig()), (VDN, QLearningConfig()), (QMIX, QMIXConfig())])
+def test_padded_steps_do_not_change_the_loss(algo_cls, config):
+    torch.manual_seed(0)
+    spec = make_spec(limit=6)
+    algo = algo_cls(spec, config)
+    batch = random_batch(spec)
+    loss, _ = algo.loss(batch)
+    garbage = copy.deepcopy(batch)
+    garbage.reward[:, -2:] = 1e6
+    garbage.actions[:, -2:] = 3
+    garbage.obs[:, -2:] = 1e3
+    garbage.state[:, -2:] = -1e3
+    loss2, _ = algo.loss(garbage)
+    assert torch.equal(loss, loss2)
+
+
+def test_terminal_step_target_is_the_reward_alone():
+    torch.manual_seed(0)
+    spec = make_spec(limit=6)
+    algo = VDN(spec, QLearningConfig(double_q=False))
+    batch = random_batch(spec)
+    batch.filled.zero_()
+    batch.filled[:, 3] = True  # only the terminal step counts
+    _, metrics = algo.loss(batch)
+    assert metrics["loss/target_mean"] == pytest.approx(batch.reward[:, 3].mean().item(), abs=1e-5)
+    batch.obs[:, 4] += 100.0  # what follows a terminal step must not matter
+    _, metrics2 = algo.loss(batch)
+    assert metrics2["loss/target_mean"] == pytest.approx(metrics["loss/target_mean"], abs=1e-6)
+
+
+def test_double_q_uses_online_argmax_valued_by_target():
+    torch.manual_seed(0)
+    spec = make_spec(limit=3)
+    algo = IDQN(spec, QLearningConfig(double_q=True, gamma=1.0))
+    batch = random_batch(spec, B=2)
+    batch.terminated.zero_()
+    batch.filled.fill_(True)
+    with torch.no_grad():
+        online, _ = algo.agent.unroll(batch.obs)
+        for p in algo.target_agent.parameters():
+            p.add_(torch.randn_like(p))
+        target, _ = algo.target_agent.unroll(batch.obs)
+    _, next_q = algo.agent_values(batch)
+    best = online[:, 1:].argmax(-1, keepdim=True)
+    expected = target[:, 1:].gather(-1, best).squeeze(-1)
+    assert torch.allclose(next_q, expected)
+    assert not torch.allclose(next_q, target[:, 1:].max(-1).values), "that would be plain max, not double Q"
+
+
+def test_departed_agents_do_not_reach_the_loss():
+    torch.manual_seed(0)
+    spec = make_spec(limit=6)
+    for algo_cls, config in [(IDQN, QLearningConfig()), (QMIX, QMIXConfig())]:
+        algo = algo_cls(spec, config)
+        batch = random_batch(spec)
+        batch.alive[:, 2:, 1] = False  # agent b leaves after step 1
+        loss, _ = algo.loss(batch)
+        other = copy.deepcopy(batch)
+        other.actions[:, 2:, 1] = (other.actions[:, 2:, 1] + 1) % spec.n_actions
+        loss2, _ = algo.loss(other)
+        assert torch.allclose(loss, loss2), algo_cls.__name__
+
+
+def test_target_network_is_copied_every_interval():
+    spec = make_spec(limit=4)
+    algo = VDN(spec, QLearningConfig(target_update_interval=2, batch_size=2))
+    from marlzoo.buffers import EpisodeBuffer
+
+    buf = EpisodeBuffer(spec, 4)
+    buf.insert(random_batch(spec, B=4))
+    algo.learn(buf, 0)
+    assert not all(torch.equal(a, b) for a, b in zip(algo.agent.parameters(), algo.target_agent.parameters()))
+    algo.learn(buf, 0)
+    assert all(torch.equal(a, b) for a, b in zip(algo.agent.parameters(), algo.target_agent.parameters()))
+
+
+def test_reward_standardisation_scales_targets():
+    torch.manual_seed(0)
+    spec = make_spec(limit=4)
+    algo = VDN(spec, QLearningConfig(standardise_rewards=True))
+    batch = random_batch(spec)
+    batch.reward.mul_(1000).add_(500)
+    rewards = algo.rewards(batch)
+    real = rewards[batch.filled]
+    assert abs(real.mean().item()) < 0.1 and abs(real.std().item() - 1.0) < 0.2
