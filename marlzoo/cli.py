@@ -1,4 +1,4 @@
-"""The ``marlzoo`` command: ``run``, ``eval`` and ``list``.
+"""The ``marlzoo`` command: ``run``, ``eval``, ``list`` and ``reproduce``.
 
 Bad input (a :class:`UserError`) is one line on stderr and exit code 2, never a traceback.
 """
@@ -84,6 +84,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="run a results table's missing runs and write the table",
+                       description="Run the missing cells of a table spec (algorithms x envs x seeds), "
+                                   "then write <out>/<table>.md, .csv and learning-curve plots.")
+    p.add_argument("spec", help="the table spec, e.g. configs/tables/mpe.yaml")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: a process pool here (default); ray: one Ray task per run")
+    p.add_argument("--workers", type=int, help="runs at a time (default: the number of CPUs)")
+    p.add_argument("--address", help="a Ray cluster to connect to (ray backend), e.g. ray://head:10001")
+    p.add_argument("--out", default="results", help="where tables, plots and per-seed runs go (default: results)")
+    p.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
+                   help="Weights & Biases mode of the runs (not part of the cache key)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs that would run, and run nothing")
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from marlzoo.reproduce import reproduce
+
+    report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run)
+    if args.dry_run:
+        print(f"table {report.spec.name}: {report.total} cells, {report.cached} cached, {len(report.ran)} would run")
+        return 0
+    print(f"table {report.spec.name}: ran {len(report.ran)} cells, {report.cached} cached, {len(report.failed)} failed; "
+          f"wrote {', '.join(str(p) for p in report.outputs)}")
+    return 1 if report.failed else 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from marlzoo.envs.catalogue import env_names
     from marlzoo.registry import algo_names
@@ -105,10 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_eval(sub)
     sub.add_parser("list", help="list algorithms and envs")
+    _add_reproduce(sub)
     return parser
 
 
-COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list}
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "reproduce": _cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

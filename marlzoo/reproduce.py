@@ -1,0 +1,383 @@
+"""``marlzoo reproduce``: run a table's missing cells, keep their per-seed artifacts, write the table.
+
+Each cell (an algorithm, an env, a seed) is cached under a key: a hash of its fully resolved config
+(without the ``wandb`` section, which says where metrics go, not what is computed) and the marlzoo
+version. A cell is done when ``<out>/runs/<table>/<algo>/<env>/seed<k>/cell.json`` holds the current
+key. Workers train in a scratch directory and send back the small artifacts (``metrics.jsonl``,
+``run.json``, ``config.yaml``); the driver writes them into a fresh directory and renames it into
+place, so a killed call leaves either a whole cell or none, and the next call resumes.
+
+Backends: ``local`` is a pool of worker processes on this machine; ``ray`` makes each cell a Ray
+task, on a local Ray instance or, with ``address``, on a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import marlzoo
+from marlzoo.config import RunConfig, build_run_config, merge
+from marlzoo.errors import UserError
+from marlzoo.tables import Cell, TableSpec, check_support, load_table
+
+ARTIFACTS = ("metrics.jsonl", "run.json", "config.yaml")
+CELL_FILE = "cell.json"
+SCRATCH = ".scratch"
+
+
+# ------------------------------------------------------------------------------ cache keys
+def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
+    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version."""
+    data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
+    data.pop("wandb", None)
+    blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------------------ the worker side
+@dataclass
+class CellTask:
+    """Everything a worker needs to run one cell, as plain data (it crosses process and host borders)."""
+
+    table: str
+    cell: str  # algo/env/seedN
+    key: str
+    config: dict[str, Any]  # the resolved config, exactly as hashed (plus the wandb section)
+    run_id: str
+    scratch: str | None  # parent of the run directory; None: a temp dir on the worker's host
+
+
+def worker_init() -> None:
+    """Set up a worker process: one torch thread, and die with the driver (Linux) rather than linger."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_cell(task: CellTask) -> dict[str, Any]:
+    """Train one cell in-process and return its artifacts' text; the checkpoint is not kept."""
+    import torch
+
+    from marlzoo.trainer import Trainer, new_run_dir
+
+    torch.set_num_threads(1)
+    merged, sources = merge([(task.config, f"table {task.table}, cell {task.cell}")])
+    config = build_run_config(merged, sources)
+    key = cache_key(config)
+    if key != task.key:
+        raise UserError(
+            f"cell {task.cell}: this worker resolves the config to key {key}, the driver to {task.key}; "
+            f"install the same marlzoo ({marlzoo.__version__} here) and algorithm plugins on every worker"
+        )
+    scratch = Path(task.scratch) if task.scratch else Path(tempfile.mkdtemp(prefix="marlzoo-cell-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(scratch, config, task.run_id)
+    info = Trainer(config, run_dir, show_progress=False).train()
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    return {
+        "files": {name: (run_dir / name).read_text(encoding="utf-8") for name in ARTIFACTS},
+        "host": socket.gethostname(),
+        "run_dir": str(run_dir),
+        "wall_clock_s": info["wall_clock_s"],
+        "final_test_return": info.get("final_metrics", {}).get("test/return_mean"),
+    }
+
+
+# ------------------------------------------------------------------------------ backends
+OnResult = Callable[[CellTask, "dict[str, Any] | BaseException"], None]
+
+
+class LocalBackend:
+    """A pool of ``workers`` processes on this machine (spawned, one torch thread each)."""
+
+    name = "local"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx, initializer=worker_init)
+        try:
+            pending = {pool.submit(run_cell, task): task for task in tasks}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    error = future.exception()
+                    on_result(task, error if error is not None else future.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayBackend:
+    """Each cell a Ray task with one CPU: a local Ray instance of ``workers`` CPUs, or the cluster at ``address``."""
+
+    name = "ray"
+
+    def __init__(self, workers: int, address: str | None) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UserError('the ray backend needs Ray: pip install "marlzoo[ray]"') from None
+        self.workers = workers
+        self.address = address
+
+    def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
+        import ray
+
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        try:
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # a bad address or a cluster that is down
+            raise UserError(f"could not start or reach Ray{f' at {self.address}' if self.address else ''}: {exc}") from None
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_cell)
+            pending = {remote.remote(task): task for task in tasks}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    task = pending.pop(ref)
+                    try:
+                        result: dict[str, Any] | BaseException = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:
+                        result = exc.as_instanceof_cause() if not isinstance(exc.cause, UserError) else exc.cause
+                    except Exception as exc:  # a worker died, the cluster went away
+                        result = exc
+                    on_result(task, result)
+        finally:
+            ray.shutdown()
+
+
+def _ray_cell(task: CellTask) -> dict[str, Any]:
+    worker_init()
+    return run_cell(task)
+
+
+def make_backend(name: str, workers: int, address: str | None) -> LocalBackend | RayBackend:
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, not {workers}")
+    if name == "local":
+        if address:
+            raise UserError("--address is for the ray backend; add --backend ray")
+        return LocalBackend(workers)
+    if name == "ray":
+        return RayBackend(workers, address)
+    raise UserError(f"unknown backend '{name}'; use local or ray")
+
+
+# ------------------------------------------------------------------------------ the table's directory
+class TableStore:
+    """``<out>/runs/<table>/``: one directory per finished cell, a scratch area, and a lock."""
+
+    def __init__(self, out: Path, table: str) -> None:
+        self.root = out / "runs" / table
+        self.scratch = self.root / SCRATCH
+        self._lock_file: Any = None
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.root / cell.algo / cell.env / f"seed{cell.seed}"
+
+    def is_done(self, cell: Cell, key: str) -> bool:
+        d = self.cell_dir(cell)
+        try:
+            meta = json.loads((d / CELL_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return meta.get("key") == key and all((d / name).is_file() for name in ARTIFACTS)
+
+    def open(self) -> None:
+        """Take the table's lock (one reproduce per table at a time) and clear a killed call's scratch."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(f"# scratch of running cells, the lock, and W&B's offline files stay local\n{SCRATCH}/\n.lock\nwandb/\n")
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            fcntl = None
+        self._lock_file = open(self.root / ".lock", "w")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._lock_file.close()
+                raise UserError(f"another `marlzoo reproduce` is running on {self.root}; wait for it to finish") from None
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir()
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def commit(self, cell: Cell, task: CellTask, result: dict[str, Any], meta: dict[str, Any]) -> Path:
+        """Write a finished cell's artifacts, then rename them into place in one step."""
+        final = self.cell_dir(cell)
+        staging = Path(tempfile.mkdtemp(prefix="commit-", dir=self.scratch))
+        for name, text in result["files"].items():
+            (staging / name).write_text(text, encoding="utf-8")
+        run_dir = Path(result["run_dir"])
+        if result["host"] == socket.gethostname() and (run_dir / "wandb").is_dir():
+            shutil.move(str(run_dir / "wandb"), str(staging / "wandb"))  # offline W&B files, for `wandb sync`
+        (staging / CELL_FILE).write_text(json.dumps({"cell": cell.name, "key": task.key, **meta}, indent=2) + "\n")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        old = None
+        if final.exists():  # a stale cell (another config or version): swap it out
+            old = Path(tempfile.mkdtemp(prefix="stale-", dir=self.scratch))
+            os.replace(final, old / "cell")
+        os.replace(staging, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        if result["host"] == socket.gethostname():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return final
+
+
+# ------------------------------------------------------------------------------ the command
+@dataclass
+class Report:
+    """What a reproduce call did."""
+
+    spec: TableSpec
+    total: int
+    cached: int
+    ran: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+
+
+def plan(spec: TableSpec, store: TableStore) -> tuple[list[tuple[Cell, str]], list[tuple[Cell, str]]]:
+    """The cells to run and the cells already cached, each with its key."""
+    todo, cached = [], []
+    for cell in spec.cells:
+        key = cache_key(cell.config)
+        (cached if store.is_done(cell, key) else todo).append((cell, key))
+    return todo, cached
+
+
+def regenerate_command(spec_path: Path, out: Path) -> str:
+    """The shortest command that regenerates the table (the backend and workers do not change numbers)."""
+    try:
+        shown = spec_path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = spec_path
+    cmd = f"marlzoo reproduce {shown.as_posix()}"
+    if out.resolve() != Path("results").resolve():
+        cmd += f" --out {out.as_posix()}"
+    return cmd
+
+
+def reproduce(
+    spec_path: str | Path,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    out: str | Path = "results",
+    wandb_mode: str | None = None,
+    dry_run: bool = False,
+    console: Any = None,
+) -> Report:
+    """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv`` and the learning curves."""
+    from rich.console import Console
+
+    from marlzoo.results import write_outputs
+
+    console = console or Console(stderr=True)
+    spec_path, out = Path(spec_path), Path(out)
+    spec = load_table(spec_path)
+    workers = workers or os.cpu_count() or 1
+    runner = make_backend(backend, workers, address)
+    check_support(spec)
+    store = TableStore(out, spec.name)
+    if dry_run:
+        todo, cached = plan(spec, store)
+        for cell, key in todo:
+            console.print(f"would run {cell.name} (key {key})")
+        return Report(spec, len(spec.cells), len(cached), ran=[c.name for c, _ in todo])
+
+    store.open()
+    try:
+        todo, cached = plan(spec, store)
+        report = Report(spec, len(spec.cells), len(cached))
+        console.print(f"table {spec.name}: {len(spec.cells)} cells, {len(cached)} cached, {len(todo)} to run "
+                      f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
+        if todo:
+            _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
+        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out))
+    finally:
+        store.close()
+    return report
+
+
+def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple[Cell, str]],
+               wandb_mode: str | None, report: Report, console: Any, workers: int) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    local = not getattr(runner, "address", None)
+    cells = {}
+    tasks = []
+    for cell, key in todo:
+        config = cell.config.to_dict()
+        if wandb_mode:
+            config["wandb"]["mode"] = wandb_mode
+        task = CellTask(spec.name, cell.name, key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
+                        scratch=str(store.scratch.resolve()) if local else None)
+        cells[task.cell] = cell
+        tasks.append(task)
+    meta = {"marlzoo_version": marlzoo.__version__, "backend": runner.name, "workers": workers}
+
+    progress = Progress(TextColumn(f"[bold]{spec.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+    with progress:
+        bar = progress.add_task("cells", total=len(tasks))
+
+        def on_result(task: CellTask, result: dict[str, Any] | BaseException) -> None:
+            cell = cells[task.cell]
+            if isinstance(result, BaseException):
+                if isinstance(result, UserError):
+                    text = str(result)
+                else:
+                    text = "".join(traceback.format_exception(type(result), result, result.__traceback__)).strip()
+                report.failed[task.cell] = text
+                progress.console.print(f"[red]failed[/red] {task.cell}: {text}")
+            else:
+                when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                store.commit(cell, task, result, {**meta, "host": result["host"], "completed_at": when})
+                report.ran.append(task.cell)
+                ret = result["final_test_return"]
+                progress.console.print(f"done {task.cell}: final test return "
+                                       f"{ret if ret is None else round(ret, 2)}, {result['wall_clock_s']:.0f} s")
+            progress.advance(bar)
+
+        runner.run(tasks, on_result)
+
+
+def cells_of(spec: TableSpec, store: TableStore) -> Iterable[tuple[Cell, Path]]:
+    """The table's finished cells with the current key, and their directories."""
+    for cell in spec.cells:
+        if store.is_done(cell, cache_key(cell.config)):
+            yield cell, store.cell_dir(cell)
