@@ -100,7 +100,7 @@ class WandbSink:
         self._run.log(row, step=int(row["env_steps"]))
 
     def close(self) -> None:
-        self._run.finish(quiet=True)
+        self._run.finish()  # wandb 0.31 dropped finish(quiet=...)
 
 
 class MetricLog:
