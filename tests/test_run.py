@@ -1,0 +1,104 @@
+"""A run end to end: its files, its metric schema, determinism, W&B offline, checkpoints, plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from marlzoo.cli import main
+from tests.conftest import FAST, REPO, read_metrics, run_cli
+
+SCHEMA = {"env_steps", "episodes", "train/return_mean", "train/ep_length_mean", "epsilon", "loss/td"}
+
+
+def tiny_run(root, run_id, *extra):
+    code = main(["run", "--algo", "qmix", "--env", "simple_spread", "--steps", "300", *FAST,
+                 "--run-dir", str(root), "--run-id", run_id, *extra])
+    assert code == 0
+    return root / run_id
+
+
+def test_run_writes_config_metrics_contract_and_checkpoint(tmp_path):
+    run = tiny_run(tmp_path, "r")
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "metrics.jsonl", "run.json", "checkpoint.pt"}
+    assert not list(run.glob("*.tmp")), "atomic writes leave no temp files"
+    rows = read_metrics(run)
+    train_rows = [r for r in rows if "train/return_mean" in r]
+    assert train_rows and SCHEMA <= set(train_rows[-1])
+    assert any("test/return_mean" in r and "test/return_std" in r for r in rows)
+    assert not any(k.startswith("time/") for r in rows for k in r), "wall clock stays out of metrics.jsonl"
+    assert rows[-1]["env_steps"] >= 300 and rows[-1]["train/ep_length_mean"] == 25
+    info = json.loads((run / "run.json").read_text())
+    for key in ("env_id", "env_package", "env_version", "n_agents", "episode_limit", "reward_aggregation",
+                "seed", "marlzoo_version", "git_commit", "hardware", "wall_clock_s", "return_definition"):
+        assert key in info, key
+    assert info["status"] == "finished" and info["env_package"] == "mpe2" and info["n_agents"] == 3
+    assert info["episode_limit"] == 25 and info["reward_aggregation"] == "sum"
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["algo"] == "qmix" and ckpt["env_steps"] == rows[-1]["env_steps"]
+
+
+def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
+    a = tiny_run(tmp_path, "a", "--seed", "3")
+    b = tiny_run(tmp_path, "b", "--seed", "3")
+    c = tiny_run(tmp_path, "c", "--seed", "4")
+    assert (a / "metrics.jsonl").read_bytes() == (b / "metrics.jsonl").read_bytes()
+    assert (a / "metrics.jsonl").read_bytes() != (c / "metrics.jsonl").read_bytes()
+
+
+def test_wandb_offline_run_holds_the_metrics(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), WANDB_SILENT="true")  # no credentials anywhere
+    code = subprocess.run(
+        [sys.executable, "-m", "marlzoo.cli", "run", "--algo", "vdn", "--env", "simple_spread", "--steps", "200",
+         *[a for a in FAST if a not in ("--wandb", "disabled")], "--run-dir", str(tmp_path), "--run-id", "w"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr
+    run = tmp_path / "w"
+    assert json.loads((run / "run.json").read_text())["wandb_mode"] == "offline"
+    offline = list((run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    dump = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline[0])], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert dump.returncode == 0, dump.stderr
+    history = [json.loads(line)["history"]["item"] for line in dump.stdout.splitlines()
+               if line.strip().startswith("{") and '"type":"history"' in line.replace(" ", "")]
+    logged = read_metrics(run)
+    assert len(history) == len(logged)
+    for rec, row in zip(history, logged):
+        assert rec["env_steps"] == row["env_steps"]
+        for key, value in row.items():
+            assert rec[key] == pytest.approx(value), key
+        assert "time/sps" in rec
+
+
+def test_progress_bar_shows_steps_returns_and_speed(tmp_path):
+    result = run_cli("run", "--algo", "idqn", "--env", "simple_spread", "--steps", "200",
+                     *[a for a in FAST if a != "--no-progress"], "--run-dir", str(tmp_path),
+                     env={"COLUMNS": "200", "TERM": "xterm", "FORCE_COLOR": "0", "TTY_COMPATIBLE": "1",
+                          "TTY_INTERACTIVE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "steps/s" in result.stderr and "train R" in result.stderr and "200/200" in result.stderr
+    assert "test return" in result.stderr
+
+
+def test_plugin_package_installs_and_runs(tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(REPO / "examples" / "marlzoo-plugin-example")], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    env = {"PYTHONPATH": str(target)}
+    listing = run_cli("list", env=env)
+    assert "vdn_s" in listing.stdout and "random_policy" in listing.stdout
+    result = run_cli("run", "--algo", "vdn_s", "--env", "simple_spread", "--steps", "200", *FAST,
+                     "--run-dir", str(tmp_path / "runs"), "--run-id", "plugin", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = read_metrics(tmp_path / "runs" / "plugin")
+    assert any("loss/td" in r for r in rows), "the plugin really learned through marlzoo's loop"
+    assert "vdn_s" not in run_cli("list").stdout, "nothing was installed into the environment itself"
