@@ -2,6 +2,7 @@
 
 The trainer picks the loop by the algorithm's declared ``buffer`` kind (never by its name):
   ``episodes``  one episode per env copy goes into the replay buffer, then one ``learn`` per episode.
+  ``rollouts``  a fixed-length rollout of every copy (auto-reset), then one ``learn`` on it.
 Other kinds register here with :func:`register_loop`.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.rollouts import RolloutRunner
 from marlzoo.runner import EpisodeRunner
 
 if TYPE_CHECKING:
@@ -46,8 +48,25 @@ class EpisodeLoop:
         return Collected(stats.steps, stats.returns, stats.lengths, metrics)
 
 
+class RolloutLoop:
+    """On-policy learning (MAPPO, ...): ``rollout_length`` steps of every copy, then one ``learn``.
+
+    Episodes run on across rollouts; the returns reported are those of the episodes that ended.
+    """
+
+    def __init__(self, algo: "Algorithm", venv: VectorEnv, seed: int) -> None:
+        self.algo = algo
+        self.runner = RolloutRunner(venv, seed)
+        self.buffer = algo.make_buffer()
+
+    def iterate(self, t_env: int) -> Collected:
+        returns, lengths = self.runner.collect(self.algo, self.buffer, t_env)
+        steps = self.buffer.length * self.runner.venv.n
+        return Collected(steps, returns, lengths, [self.algo.learn(self.buffer, t_env + steps)])
+
+
 LoopFactory = Callable[["Algorithm", VectorEnv, int], object]
-LOOPS: dict[str, LoopFactory] = {"episodes": EpisodeLoop}
+LOOPS: dict[str, LoopFactory] = {"episodes": EpisodeLoop, "rollouts": RolloutLoop}
 
 
 def register_loop(buffer_kind: str, factory: LoopFactory) -> None:

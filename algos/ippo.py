@@ -1,0 +1,20 @@
+"""IPPO: independent PPO (de Witt et al., 2020).
+
+The same learner as MAPPO with one change: each agent's critic sees only what its actor sees,
+``V(o_i)``, instead of the global state. Everything else (GAE, clipping, value normalisation,
+masks, Box squashing) is MAPPO's.
+"""
+
+import torch
+
+from algos.mappo import MAPPO
+
+
+class IPPO(MAPPO):
+    """PPO with decentralised critics ``V(o_i)`` (shared with the agent id, like the actor)."""
+
+    def critic_in_dim(self) -> int:
+        return self.spec.obs_dim
+
+    def critic_input(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return obs

@@ -1,0 +1,221 @@
+"""MADDPG: multi-agent deep deterministic policy gradient (Lowe et al., 2017).
+
+Each agent has a deterministic actor ``mu_i(o_i)`` (shared with the agent id, or one per agent)
+and a centralised critic ``Q_i(s, a_1, ..., a_n)`` that sees the global state and every agent's
+action (shared with the agent id too). Off-policy, from the replay buffer of whole episodes:
+
+    critic:  Q_i(s, a)  ->  r + gamma * (1 - terminated) * Q_i'(s', mu_1'(o_1'), ..., mu_n'(o_n'))
+    actor:   maximise Q_i(s, a_1, ..., mu_i(o_i), ..., a_n): agent i's own action comes from its
+             actor (with gradient), the others' are the ones in the buffer
+    targets: mu' and Q' follow mu and Q by Polyak averaging, theta' <- (1 - tau) theta' + tau theta
+
+Discrete actions are one-hot vectors from the straight-through Gumbel-softmax over the available
+actions: one-hot in the forward pass (what the critic and the env see), the gradient of the
+relaxed softmax in the backward pass. Acting samples the same distribution; greedy play takes the
+most likely available action. Box actions are ``tanh`` of the actor's output mapped into the
+bounds; exploration adds Gaussian noise and clips to the bounds. The critic sees actions rescaled
+to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from marlzoo.algorithm import Algorithm
+from marlzoo.buffers import EpisodeBuffer
+from marlzoo.distributions import ActionBounds, categorical_sample, gumbel_softmax_st, masked_logits
+from marlzoo.envs.spec import EnvSpec
+from marlzoo.nets import AgentNetConfig, AgentNetwork
+from marlzoo.normalise import RunningMeanStd
+from marlzoo.qlearning import td_targets
+
+
+@dataclass
+class MADDPGConfig:
+    """MADDPG's hyperparameters (the ``algo:`` section)."""
+
+    lr: float = 5e-4  # actor
+    critic_lr: float = 5e-4
+    gamma: float = 0.95
+    tau: float = 0.01  # Polyak step of the target networks, per update
+    batch_size: int = 32  # episodes per update
+    buffer_size: int = 5000  # episodes
+    update_every: int = 1  # episodes collected per update
+    grad_clip: float = 10.0
+    gumbel_temperature: float = 1.0
+    logit_reg: float = 1e-3  # discrete: penalty on the actor's squared logits
+    noise_std: float = 0.1  # Box: exploration noise, as a fraction of each dimension's half-range
+    standardise_rewards: bool = False
+    agent: AgentNetConfig = field(default_factory=AgentNetConfig)  # the actor
+    critic: AgentNetConfig = field(default_factory=lambda: AgentNetConfig(hidden=128))
+
+    def __post_init__(self) -> None:
+        if self.update_every < 1:
+            raise ValueError(f"update_every must be at least 1, not {self.update_every}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], not {self.tau}")
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """``target <- (1 - tau) * target + tau * source``, parameter by parameter, in one fused call."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+class MADDPG(Algorithm):
+    """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``."""
+
+    Config = MADDPGConfig
+    buffer = "episodes"
+    action_kinds = ("discrete", "continuous")
+
+    @classmethod
+    def check_spec(cls, spec: EnvSpec, name: str) -> None:
+        super().check_spec(spec, name)
+        ActionBounds.check(spec, name)
+
+    def __init__(self, spec: EnvSpec, config: MADDPGConfig, device: str | torch.device = "cpu") -> None:
+        super().__init__(spec, config, device)
+        N, A = spec.n_agents, spec.n_actions
+        self.discrete = spec.action_kind == "discrete"
+        self.bounds = None if self.discrete else ActionBounds(spec, self.device)
+        self.actor = AgentNetwork(spec.obs_dim, A, N, config.agent).to(self.device)
+        self.critic = AgentNetwork(spec.state_dim + N * A, 1, N, config.critic).to(self.device)
+        self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        fused = self.device.type == "cpu" or None
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=fused)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=fused)
+        self.own_slot = torch.eye(N, dtype=torch.bool, device=self.device).unsqueeze(-1)  # [i, j, 1]: j == i
+        self.reward_stats = RunningMeanStd()
+        self.calls = 0
+        self.updates = 0
+
+    # ----------------------------------------------------------------- actions as the critic sees them
+    def _flat(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.flatten(start_dim=obs.dim() - len(self.spec.obs_shape))
+
+    def policy_actions(self, out: torch.Tensor, avail: torch.Tensor, sample: bool) -> torch.Tensor:
+        """The actor's actions as critic input ``[..., n, A]``, differentiable in ``out``:
+        straight-through Gumbel-softmax one-hots, or ``tanh`` in [-1, 1]."""
+        if self.discrete:
+            return gumbel_softmax_st(out, avail, self.config.gumbel_temperature, sample=sample)
+        return torch.tanh(out) * self.bounds.dims_f
+
+    def buffer_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Stored actions as critic input: one-hots, or rescaled to [-1, 1]."""
+        if self.discrete:
+            return F.one_hot(actions, self.spec.n_actions).float()
+        return self.bounds.to_unit(actions)
+
+    def q_values(self, critic: AgentNetwork, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
+        """``Q_i`` ``[B, T, n]`` from ``state [B, T, S]`` and per-agent joint actions ``[B, T, n, n, A]``
+        (row i is the joint action that agent i's critic values)."""
+        N = self.spec.n_agents
+        s = state.unsqueeze(-2).expand(*state.shape[:-1], N, state.shape[-1])
+        q, _ = critic.unroll(torch.cat([s, joint.flatten(-2)], dim=-1))
+        return q.squeeze(-1)
+
+    def _same_for_all(self, joint: torch.Tensor) -> torch.Tensor:
+        """One joint action ``[..., n, A]`` as every agent's critic input ``[..., n, n, A]``."""
+        N = self.spec.n_agents
+        return joint.unsqueeze(-3).expand(*joint.shape[:-2], N, *joint.shape[-2:])
+
+    # ----------------------------------------------------------------- acting
+    def init_hidden(self, batch: int) -> torch.Tensor | None:
+        return self.actor.init_hidden(batch)
+
+    @torch.no_grad()
+    def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
+        out, hidden = self.actor.step(self._flat(obs), hidden)
+        if self.discrete:
+            logits = masked_logits(out, avail)
+            return (categorical_sample(logits) if explore else logits.argmax(dim=-1)), hidden
+        unit = torch.tanh(out)
+        if explore:
+            unit = unit + self.config.noise_std * torch.randn_like(unit)
+        return self.bounds.from_unit(unit), hidden
+
+    # ----------------------------------------------------------------- learning
+    def learn(self, buffer: EpisodeBuffer, t_env: int) -> dict[str, float]:
+        cfg = self.config
+        self.calls += 1
+        if not buffer.can_sample(cfg.batch_size) or self.calls % cfg.update_every:
+            return {}
+        batch = buffer.sample(cfg.batch_size)
+        obs = self._flat(batch.obs)
+        alive_now, alive_next = batch.alive[:, :-1], batch.alive[:, 1:]
+        mask = (batch.filled.unsqueeze(-1) & alive_now).float()  # [B, T, n]
+        taken = self.buffer_actions(batch.actions) * alive_now.unsqueeze(-1)
+        reward = batch.reward
+        if cfg.standardise_rewards:
+            self.reward_stats.update(reward[batch.filled])
+            reward = (reward - self.reward_stats.mean) / self.reward_stats.std
+
+        # critic: TD towards the target actors' joint action at s'
+        with torch.no_grad():
+            target_out, _ = self.target_actor.unroll(obs)
+            next_joint = self.policy_actions(target_out[:, 1:], batch.avail[:, 1:], sample=True)
+            next_joint = next_joint * alive_next.unsqueeze(-1)
+            next_q = self.q_values(self.target_critic, batch.state[:, 1:], self._same_for_all(next_joint))
+            targets = td_targets(reward, batch.terminated, next_q * alive_next, cfg.gamma)
+        q = self.q_values(self.critic, batch.state[:, :-1], self._same_for_all(taken))
+        critic_loss = ((q - targets).pow(2) * mask).sum() / mask.sum().clamp_min(1.0)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+        self.critic_opt.step()
+
+        # actors: agent i's own action from its actor, the others' from the buffer
+        out, _ = self.actor.unroll(obs)
+        out = out[:, :-1]
+        own = self.policy_actions(out, batch.avail[:, :-1], sample=True) * alive_now.unsqueeze(-1)
+        joint = torch.where(self.own_slot, own.unsqueeze(-3), taken.unsqueeze(-3))  # [B, T, i, j, A]
+        q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
+        actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
+        if self.discrete and cfg.logit_reg > 0:
+            avail = batch.avail[:, :-1].float()
+            reg = (out.pow(2) * avail).sum(-1) / avail.sum(-1).clamp_min(1.0)
+            actor_loss = actor_loss + cfg.logit_reg * (reg * mask).sum() / mask.sum().clamp_min(1.0)
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        actor_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.actor_opt.step()
+
+        soft_update(self.target_actor, self.actor, cfg.tau)
+        soft_update(self.target_critic, self.critic, cfg.tau)
+        self.updates += 1
+        n = mask.sum().clamp_min(1.0)
+        return {
+            "loss/critic": float(critic_loss.detach()),
+            "loss/actor": float(actor_loss.detach()),
+            "loss/q_mean": float((q.detach() * mask).sum() / n),
+            "loss/critic_grad_norm": float(critic_norm),
+            "loss/actor_grad_norm": float(actor_norm),
+        }
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "target_actor": self.target_actor.state_dict(),
+            "target_critic": self.target_critic.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "reward_stats": self.reward_stats.state_dict(),
+            "calls": self.calls,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        self.reward_stats.load_state_dict(state["reward_stats"])
+        self.calls, self.updates = int(state["calls"]), int(state["updates"])

@@ -1,0 +1,301 @@
+"""MAPPO: proximal policy optimisation with a centralised critic (Yu et al., 2022).
+
+Each agent acts from its own observation with a shared actor (its one-hot id appended; or one
+actor per agent). One critic, also shared with the agent id, values the global state:
+``V(s, i)``, so training is centralised while acting stays decentralised. Learning is PPO on
+fixed-length rollouts:
+
+    A_t      = GAE(lambda) of the team reward against V, per agent (marlzoo.rollouts.gae)
+    ratio    = pi(a_t | o_t) / pi_old(a_t | o_t)
+    L_policy = -min(ratio * A_t, clip(ratio, 1 - eps, 1 + eps) * A_t) - c_ent * entropy
+    L_value  = max(huber(V - R), huber(V_old + clip(V - V_old, -eps_v, eps_v) - R))
+
+over several epochs of minibatches, with gradient clipping. The critic predicts the return
+standardised by a running mean and std of the returns seen (value normalisation; not PopArt):
+``V`` is trained on ``(R - mean) / std`` and read back as ``mean + std * V``. Steps where an agent
+is not alive are left out of every loss.
+
+Discrete actions: a categorical over the available actions; greedy play takes the most likely one.
+Box actions: a Gaussian sample ``u`` (state-independent, learnt log-std) squashed into the bounds,
+``a = center + half * tanh(u)``; the log-probability is that of ``a``, with the change-of-variables
+term (marlzoo.distributions). Greedy play takes ``a`` at ``u = mean``. The entropy bonus is that
+of the Gaussian before the squash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from marlzoo.algorithm import Algorithm
+from marlzoo.distributions import (
+    ActionBounds,
+    categorical_log_prob_entropy,
+    categorical_sample,
+    gaussian_entropy,
+    masked_logits,
+    squashed_gaussian_log_prob,
+)
+from marlzoo.envs.spec import EnvSpec
+from marlzoo.nets import AgentNetConfig, AgentNetwork
+from marlzoo.normalise import RunningMeanStd
+from marlzoo.rollouts import PolicyStep, RolloutBuffer
+
+
+@dataclass
+class MAPPOConfig:
+    """MAPPO's hyperparameters (the ``algo:`` section)."""
+
+    lr: float = 5e-4  # actor
+    critic_lr: float = 5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    rollout_length: int = 50  # steps of every env copy per update
+    epochs: int = 10
+    minibatches: int = 2  # per epoch
+    clip: float = 0.2
+    value_clip: float = 0.2  # 0 turns the clipped value loss off
+    huber_delta: float = 10.0  # 0 means squared error
+    entropy_coef: float = 0.01
+    grad_clip: float = 10.0
+    normalise_values: bool = True
+    normalise_advantages: bool = True
+    log_std_init: float = -0.5  # Box actions: initial log-std of the Gaussian before the squash
+    agent: AgentNetConfig = field(default_factory=AgentNetConfig)  # the actor
+    critic: AgentNetConfig = field(default_factory=AgentNetConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("rollout_length", "epochs", "minibatches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class MAPPO(Algorithm):
+    """PPO with a shared actor and a centralised, value-normalised critic ``V(s, agent id)``."""
+
+    Config = MAPPOConfig
+    buffer = "rollouts"
+    action_kinds = ("discrete", "continuous")
+
+    @classmethod
+    def check_spec(cls, spec: EnvSpec, name: str) -> None:
+        super().check_spec(spec, name)
+        ActionBounds.check(spec, name)
+
+    def __init__(self, spec: EnvSpec, config: MAPPOConfig, device: str | torch.device = "cpu") -> None:
+        super().__init__(spec, config, device)
+        self.discrete = spec.action_kind == "discrete"
+        self.actor = AgentNetwork(spec.obs_dim, spec.n_actions, spec.n_agents, config.agent).to(self.device)
+        self.critic = AgentNetwork(self.critic_in_dim(), 1, spec.n_agents, config.critic).to(self.device)
+        actor_params = list(self.actor.parameters())
+        if not self.discrete:
+            self.bounds = ActionBounds(spec, self.device)
+            self.log_std = nn.Parameter(torch.full((spec.n_actions,), config.log_std_init, device=self.device))
+            actor_params.append(self.log_std)
+        self.actor_params, self.critic_params = actor_params, list(self.critic.parameters())
+        self.optimizer = torch.optim.Adam(
+            [{"params": self.actor_params, "lr": config.lr}, {"params": self.critic_params, "lr": config.critic_lr}],
+            eps=1e-5, fused=self.device.type == "cpu" or None,
+        )
+        self.value_norm = RunningMeanStd()
+        self.updates = 0
+
+    # ----------------------------------------------------------------- what the critic sees
+    def critic_in_dim(self) -> int:
+        return self.spec.state_dim
+
+    def critic_input(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The global state, one copy per agent (the critic appends the agent id): ``[..., n, S]``."""
+        return state.unsqueeze(-2).expand(*state.shape[:-1], self.spec.n_agents, state.shape[-1])
+
+    # ----------------------------------------------------------------- the policy
+    def _flat(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.flatten(start_dim=obs.dim() - len(self.spec.obs_shape))
+
+    def _sample(self, out: torch.Tensor, avail: torch.Tensor, explore: bool):
+        """``(env actions, stored actions, log-prob)`` from the actor's output ``[B, n, A or D]``."""
+        if self.discrete:
+            logits = masked_logits(out, avail)
+            actions = categorical_sample(logits) if explore else logits.argmax(dim=-1)
+            log_prob, _ = categorical_log_prob_entropy(logits, actions)
+            return actions, actions, log_prob
+        u = out + torch.randn_like(out) * self.log_std.exp() if explore else out
+        return self.bounds.squash(u), u, squashed_gaussian_log_prob(u, out, self.log_std, self.bounds)
+
+    def _log_prob_entropy(self, out: torch.Tensor, avail: torch.Tensor, actions: torch.Tensor):
+        if self.discrete:
+            return categorical_log_prob_entropy(masked_logits(out, avail), actions)
+        log_prob = squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
+        return log_prob, gaussian_entropy(self.log_std, self.bounds).expand_as(log_prob)
+
+    def init_hidden(self, batch: int) -> tuple[Any, Any] | None:
+        actor_h, critic_h = self.actor.init_hidden(batch), self.critic.init_hidden(batch)
+        return None if actor_h is None and critic_h is None else (actor_h, critic_h)
+
+    @torch.no_grad()
+    def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
+        actor_h, critic_h = hidden if hidden is not None else (None, None)
+        out, actor_h = self.actor.step(self._flat(obs), actor_h)
+        actions, _, _ = self._sample(out, avail, explore)
+        return actions, None if hidden is None else (actor_h, critic_h)
+
+    @torch.no_grad()
+    def rollout_step(self, obs, state, avail, hidden, t_env: int) -> PolicyStep:
+        actor_h, critic_h = hidden if hidden is not None else (None, None)
+        obs = self._flat(obs)
+        out, actor_h = self.actor.step(obs, actor_h)
+        env_actions, actions, log_prob = self._sample(out, avail, explore=True)
+        v, critic_h = self.critic.step(self.critic_input(obs, state), critic_h)
+        new_hidden = None if hidden is None else (actor_h, critic_h)
+        return PolicyStep(env_actions, actions, log_prob, self._denormalise(v.squeeze(-1)), new_hidden)
+
+    @torch.no_grad()
+    def value(self, obs, state, hidden) -> torch.Tensor:
+        critic_h = hidden[1] if hidden is not None else None
+        v, _ = self.critic.step(self.critic_input(self._flat(obs), state), critic_h)
+        return self._denormalise(v.squeeze(-1))
+
+    def make_buffer(self) -> RolloutBuffer:
+        return RolloutBuffer(self.spec, self.config.rollout_length, self.device)
+
+    # ----------------------------------------------------------------- value normalisation
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.config.normalise_values:
+            return x
+        return (x - self.value_norm.mean) / self.value_norm.std
+
+    def _denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.config.normalise_values:
+            return x
+        return x * self.value_norm.std + self.value_norm.mean
+
+    # ----------------------------------------------------------------- learning
+    def _evaluate(self, obs, state, avail, actions, starts, hidden0):
+        """Log-probs, entropies and (normalised) values ``[T, b, n]`` of time-major sequences.
+
+        Feed-forward nets see every step in one pass; recurrent ones step through time from the
+        rollout's initial state, resetting where an episode starts.
+        """
+        T, b = obs.shape[:2]
+        critic_x = self.critic_input(obs, state)
+        if hidden0 is None:
+            out, _ = self.actor.step(obs.reshape(T * b, *obs.shape[2:]), None)
+            v, _ = self.critic.step(critic_x.reshape(T * b, *critic_x.shape[2:]), None)
+            out, v = out.reshape(T, b, *out.shape[1:]), v.reshape(T, b, -1)
+        else:
+            outs, vs = [], []
+            actor_h, critic_h = hidden0
+            for t in range(T):
+                keep = (~starts[t]).float().view(b, 1, 1)
+                actor_h = None if actor_h is None else actor_h * keep
+                critic_h = None if critic_h is None else critic_h * keep
+                out_t, actor_h = self.actor.step(obs[t], actor_h)
+                v_t, critic_h = self.critic.step(critic_x[t], critic_h)
+                outs.append(out_t)
+                vs.append(v_t)
+            out, v = torch.stack(outs), torch.stack(vs).squeeze(-1)
+        log_prob, entropy = self._log_prob_entropy(out, avail, actions)
+        return log_prob, entropy, v
+
+    def _huber(self, error: torch.Tensor) -> torch.Tensor:
+        delta = self.config.huber_delta
+        if delta <= 0:
+            return error.pow(2)
+        return F.huber_loss(error, torch.zeros_like(error), reduction="none", delta=delta)
+
+    def learn(self, buffer: RolloutBuffer, t_env: int) -> dict[str, float]:
+        cfg = self.config
+        advantages, returns = buffer.advantages(cfg.gamma, cfg.gae_lambda)
+        alive = buffer.alive
+        mask = alive.float()
+        if cfg.normalise_values:
+            self.value_norm.update(returns[alive])
+        targets, old_values = self._normalise(returns), self._normalise(buffer.value)
+        if cfg.normalise_advantages:
+            live = advantages[alive]
+            advantages = (advantages - live.mean()) / (live.std() + 1e-8) if live.numel() > 1 else advantages
+        data = {"obs": self._flat(buffer.obs), "state": buffer.state, "avail": buffer.avail,
+                "actions": buffer.actions, "starts": buffer.starts, "log_prob": buffer.log_prob,
+                "advantages": advantages, "targets": targets, "old_values": old_values, "mask": mask}
+        recurrent = buffer.hidden0 is not None
+        T, B = buffer.length, buffer.n_envs
+        if not recurrent:  # feed-forward: every (step, copy) is an independent sample, shape [1, T*B, ...]
+            data = {k: v.reshape(1, T * B, *v.shape[2:]) for k, v in data.items()}
+        n_items = B if recurrent else T * B
+        totals = torch.zeros(5)
+        n_minibatches = 0
+        for _ in range(cfg.epochs):
+            for idx in torch.randperm(n_items).chunk(cfg.minibatches):
+                mb = {k: v[:, idx] for k, v in data.items()}
+                hidden0 = None
+                if recurrent:
+                    hidden0 = tuple(None if h is None else h[idx] for h in buffer.hidden0)
+                log_prob, entropy, v = self._evaluate(
+                    mb["obs"], mb["state"], mb["avail"], mb["actions"], mb["starts"], hidden0
+                )
+                m = mb["mask"]
+                ratio = torch.exp(log_prob - mb["log_prob"])
+                adv = mb["advantages"]
+                surrogate = torch.min(ratio * adv, ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv)
+                policy_loss = -_masked_mean(surrogate, m)
+                entropy_mean = _masked_mean(entropy, m)
+                value_error = self._huber(v - mb["targets"])
+                if cfg.value_clip > 0:
+                    clipped = mb["old_values"] + (v - mb["old_values"]).clamp(-cfg.value_clip, cfg.value_clip)
+                    value_error = torch.max(value_error, self._huber(clipped - mb["targets"]))
+                value_loss = _masked_mean(value_error, m)
+                loss = policy_loss - cfg.entropy_coef * entropy_mean + value_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = nn.utils.clip_grad_norm_(self.actor_params, cfg.grad_clip)
+                nn.utils.clip_grad_norm_(self.critic_params, cfg.grad_clip)
+                self.optimizer.step()
+                with torch.no_grad():
+                    log_ratio = log_prob - mb["log_prob"]
+                    approx_kl = _masked_mean(ratio - 1.0 - log_ratio, m)
+                    clipped_frac = _masked_mean(((ratio - 1.0).abs() > cfg.clip).float(), m)
+                    totals += torch.stack([policy_loss.detach(), value_loss.detach(), entropy_mean.detach(),
+                                           approx_kl, clipped_frac])
+                n_minibatches += 1
+        self.updates += 1
+        totals = (totals / max(n_minibatches, 1)).tolist()
+        metrics = dict(zip(("loss/policy", "loss/value", "loss/entropy", "loss/approx_kl", "loss/clip_fraction"),
+                           totals))
+        metrics["loss/actor_grad_norm"] = float(grad_norm)
+        return metrics
+
+    def log_info(self, t_env: int) -> dict[str, float]:
+        if self.discrete:
+            return {}
+        return {"action_std": float(self.log_std.detach().exp().mean())}
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "value_norm": self.value_norm.state_dict(),
+            "updates": self.updates,
+        }
+        if not self.discrete:
+            state["log_std"] = self.log_std.detach().clone()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        if not self.discrete:
+            with torch.no_grad():
+                self.log_std.copy_(state["log_std"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.value_norm.load_state_dict(state["value_norm"])
+        self.updates = int(state["updates"])
