@@ -327,7 +327,7 @@ def reproduce(
                       f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
         if todo:
             _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
-        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out))
+        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console)
     finally:
         store.close()
     return report

@@ -246,15 +246,15 @@ def _provenance(runs: list[SeedRun], runs_link: str) -> list[str]:
     ]
 
 
-def plot_curves(spec: "TableSpec", rows: list[Row], path_for: Any) -> dict[str, Path]:
-    """One PNG per env: every algorithm's mean test return with a 95% t band. Empty without matplotlib."""
+def plot_curves(spec: "TableSpec", rows: list[Row], path_for: Any) -> dict[str, Path] | None:
+    """One PNG per env: every algorithm's mean test return with a 95% t band. None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return {}
+        return None
     written = {}
     for env in spec.envs:
         env_rows = [r for r in rows if r.env == env.label and r.runs]
@@ -299,10 +299,14 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_outputs(spec: "TableSpec", store: "TableStore", out: Path, command: str) -> list[Path]:
+def write_outputs(spec: "TableSpec", store: "TableStore", out: Path, command: str, console: Any = None) -> list[Path]:
     """Write ``<out>/<table>.md``, ``<out>/<table>.csv`` and ``<out>/plots/<table>-<env>.png``."""
     rows = collect_rows(spec, store)
     plots = plot_curves(spec, rows, lambda env: out / "plots" / f"{spec.name}-{env}.png")
+    if plots is None:
+        if console is not None:
+            console.print('no learning curves: matplotlib is not installed (pip install "marlzoo[plots]")')
+        plots = {}
     links = {env: path.relative_to(out).as_posix() for env, path in plots.items()}
     runs_link = store.root.relative_to(out).as_posix() + "/"
     md, csv_path = out / f"{spec.name}.md", out / f"{spec.name}.csv"

@@ -1,0 +1,214 @@
+"""`marlzoo reproduce`: a tiny real grid (VDN and QMIX on simple_spread, 2 seeds, 800 env steps).
+
+One run of the grid (local backend, 2 workers, offline W&B) is shared by the tests that read its
+table, its cache and its W&B group; the kill-and-resume and Ray tests rerun it elsewhere and must
+produce byte-identical per-seed metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import run_cli
+from marlzoo.stats import interquartile_mean, t_interval, t_quantile
+
+TINY = {
+    "title": "Tiny grid",
+    "algos": ["vdn", "qmix"],
+    "envs": ["simple_spread"],
+    "seeds": 2,
+    "steps": 800,
+    "evaluation": {"test_episodes": 4, "test_interval": 400},
+    "overrides": {"n_envs": 4, "log_interval": 400, "algo": {"batch_size": 4}},
+}
+CELLS = [f"{a}/simple_spread/seed{s}" for a in ("vdn", "qmix") for s in (0, 1)]
+
+
+def write_spec(directory: Path, data: dict, name: str = "tiny") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def cell_files(out: Path, name: str = "metrics.jsonl") -> dict[str, bytes]:
+    return {cell: (out / "runs" / "tiny" / cell / name).read_bytes() for cell in CELLS}
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """The tiny grid, reproduced once with the local backend and offline W&B."""
+    root = tmp_path_factory.mktemp("grid")
+    spec = write_spec(root / "configs", TINY)
+    result = run_cli("reproduce", str(spec), "--workers", "2", "--out", "out", "--wandb", "offline", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root, root / "out", result
+
+
+def test_table_has_the_right_rows_and_plausible_numbers(grid):
+    root, out, result = grid
+    assert "ran 4 cells, 0 cached, 0 failed" in result.stdout
+    with open(out / "tiny.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["algo"], r["env"]) for r in rows] == [("vdn", "simple_spread"), ("qmix", "simple_spread")]
+    for row in rows:
+        finals, bests = [], []
+        for seed in (0, 1):
+            lines = (out / "runs" / "tiny" / row["algo"] / "simple_spread" / f"seed{seed}" / "metrics.jsonl").read_text()
+            tests = [r for r in map(json.loads, lines.splitlines()) if "test/return_mean" in r]
+            assert [r["env_steps"] for r in tests] == [400, 800]
+            finals.append(tests[-1]["test/return_mean"])
+            bests.append(max(r["test/return_mean"] for r in tests))
+        assert int(row["seeds"]) == 2 and int(row["env_steps"]) == 800
+        # simple_spread returns are negative distances summed over 3 agents and 25 steps.
+        assert -600 < float(row["final_mean"]) < 0
+        assert float(row["final_mean"]) == pytest.approx(np.mean(finals), abs=1e-3)
+        assert float(row["max_mean"]) == pytest.approx(np.mean(bests), abs=1e-3)
+        assert float(row["max_mean"]) >= float(row["final_mean"])
+        assert float(row["final_ci95_low"]) < float(row["final_mean"]) < float(row["final_ci95_high"])
+        half = 12.706 * np.std(finals, ddof=1) / np.sqrt(2)  # t(0.975, 1 dof)
+        assert float(row["final_ci95_high"]) - float(row["final_mean"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
+        assert float(row["wall_clock_s_mean"]) > 0
+
+    md = (out / "tiny.md").read_text()
+    assert "| vdn | simple_spread |" in md and "| qmix | simple_spread |" in md
+    assert f"`marlzoo reproduce configs/tiny.yaml --out out`" in md
+    assert "Student-t" in md and "800 env steps per run" in md
+    info = json.loads((out / "runs" / "tiny" / "qmix" / "simple_spread" / "seed0" / "run.json").read_text())
+    assert f"{info['env_package']} {info['env_version']}" in md  # the metric contract names the env's version
+    assert info["hardware"]["cpu"] in md and "25 steps" in md
+    png = (out / "plots" / "tiny-simple_spread.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert "(plots/tiny-simple_spread.png)" in md
+
+
+def test_per_seed_artifacts_are_small_and_in_one_wandb_group(grid):
+    root, out, _ = grid
+    for cell in CELLS:
+        d = out / "runs" / "tiny" / cell
+        names = {p.name for p in d.iterdir()}
+        assert names == {"metrics.jsonl", "run.json", "config.yaml", "cell.json", "wandb"}  # no checkpoint
+        config = yaml.safe_load((d / "config.yaml").read_text())
+        assert config["steps"] == 800 and config["test_episodes"] == 4 and config["algo"]["batch_size"] == 4
+        assert config["wandb"]["group"] == "tiny"
+    # One run's offline W&B log, read back: it joined the table's group and logged the test returns.
+    offline = next((out / "runs" / "tiny" / CELLS[-1] / "wandb").glob("offline-run-*"))
+    records = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline)], capture_output=True, text=True,
+                             timeout=120).stdout
+    run = next(json.loads(line)["run"] for line in records.splitlines() if '"type":"run"' in line)
+    assert run["run_group"] == "tiny" and run["display_name"] == "tiny-qmix-simple_spread-s1"
+    assert '"test/return_mean"' in records
+    assert not any((out / "runs" / "tiny" / ".scratch").iterdir())
+    assert ".scratch/" in (out / "runs" / "tiny" / ".gitignore").read_text()
+
+
+def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main, monkeypatch):
+    root, out, _ = grid
+    monkeypatch.chdir(root)
+    before = {cell: os.stat(out / "runs" / "tiny" / cell / "metrics.jsonl").st_mtime_ns for cell in CELLS}
+    table = (out / "tiny.md").read_text()
+    code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", "out")
+    assert code == 0, stderr
+    assert "ran 0 cells, 4 cached" in stdout
+    assert before == {cell: os.stat(out / "runs" / "tiny" / cell / "metrics.jsonl").st_mtime_ns for cell in CELLS}
+    assert (out / "tiny.md").read_text() == table
+    # The W&B mode is not part of the key; a hyperparameter of one algorithm is, for that algorithm only.
+    code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", "out", "--wandb", "disabled", "--dry-run")
+    assert "0 would run" in stdout, stdout + stderr
+    changed = {**TINY, "algos": ["vdn", {"name": "qmix", "overrides": {"algo": {"lr": 0.001}}}]}
+    write_spec(root / "changed", changed)
+    code, stdout, stderr = cli_main("reproduce", "changed/tiny.yaml", "--out", "out", "--dry-run")
+    assert "2 cached, 2 would run" in stdout, stdout + stderr
+    assert "would run qmix/simple_spread/seed0" in stderr and "would run vdn" not in stderr
+
+
+def test_a_killed_call_resumes(grid, tmp_path):
+    _, grid_out, _ = grid
+    spec = write_spec(tmp_path / "configs", TINY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(["marlzoo", "reproduce", str(spec), "--workers", "1", "--out", str(out), "--wandb", "disabled"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "runs" / "tiny").glob("*/*/seed*/cell.json")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "reproduce ended before it was killed"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker, mid-table
+    proc.wait(timeout=30)
+    done = sorted(str(p.parent.relative_to(out / "runs" / "tiny")) for p in (out / "runs" / "tiny").glob("*/*/seed*/cell.json"))
+    assert 1 <= len(done) < 4
+    kept = {cell: (out / "runs" / "tiny" / cell / "cell.json").read_text() for cell in done}
+    assert not (out / "tiny.md").exists()
+
+    resumed = run_cli("reproduce", str(spec), "--workers", "2", "--out", str(out), "--wandb", "disabled")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"ran {4 - len(done)} cells, {len(done)} cached" in resumed.stdout
+    assert kept == {cell: (out / "runs" / "tiny" / cell / "cell.json").read_text() for cell in done}
+    assert cell_files(out) == cell_files(grid_out)  # resumed or not, the same per-seed metrics
+    assert "| 2 |" in (out / "tiny.md").read_text()
+
+
+def test_ray_backend_gives_the_same_per_seed_metrics(grid, tmp_path):
+    pytest.importorskip("ray", reason='the Ray backend needs ray: pip install "marlzoo[ray]"')
+    _, grid_out, _ = grid
+    spec = write_spec(tmp_path / "configs", TINY)
+    result = run_cli("reproduce", str(spec), "--backend", "ray", "--workers", "2", "--out", str(tmp_path / "out"),
+                     "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr
+    assert "ran 4 cells" in result.stdout
+    assert cell_files(tmp_path / "out") == cell_files(grid_out)
+    meta = json.loads((tmp_path / "out" / "runs" / "tiny" / CELLS[0] / "cell.json").read_text())
+    assert meta["backend"] == "ray"
+
+
+BAD_SPECS = [
+    ({**TINY, "step": 100}, "unknown config key 'step'", "did you mean 'steps'"),
+    ({**TINY, "algos": ["vdn", "qmx"]}, "unknown algorithm 'qmx'", "did you mean 'qmix'"),
+    ({**TINY, "envs": ["simple_sprad"]}, "unknown env 'simple_sprad'", "did you mean 'simple_spread'"),
+    ({**TINY, "evaluation": {"test_episode": 4}}, "unknown config key 'evaluation.test_episode'", "tiny.yaml"),
+    ({**TINY, "algos": [{"name": "qmix", "overrides": {"algo": {"lrr": 0.1}}}]}, "unknown config key 'algo.lrr'",
+     "algos[qmix].overrides"),
+    ({**TINY, "envs": [{"name": "simple_spread", "kwarg": {"N": 2}}]}, "unknown config key 'envs[0].kwarg'", "did you mean"),
+    ({**TINY, "overrides": {"steps": 10}}, "sets 'steps'", "the table's 'steps'"),
+    ({**TINY, "seeds": [0, 0]}, "lists a seed twice", "seeds"),
+    ({**TINY, "envs": ["simple_spread", "simple_spread"]}, "both labelled 'simple_spread'", "label"),
+]
+
+
+@pytest.mark.parametrize("data,first,second", BAD_SPECS, ids=[b[1].split("'")[1] if "'" in b[1] else b[1] for b in BAD_SPECS])
+def test_a_bad_spec_is_one_clear_line(cli_main, tmp_path, data, first, second):
+    spec = write_spec(tmp_path, data)
+    code, out, err = cli_main("reproduce", str(spec), "--out", str(tmp_path / "out"), "--dry-run")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("marlzoo: error: ")
+    assert first in err and second in err
+    assert not (tmp_path / "out").exists()  # nothing written for a bad spec
+
+
+def test_a_missing_spec_and_a_bad_backend_option(cli_main, tmp_path):
+    code, _, err = cli_main("reproduce", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "nope.yaml does not exist" in err
+    spec = write_spec(tmp_path, TINY)
+    code, _, err = cli_main("reproduce", str(spec), "--address", "127.0.0.1:6379", "--dry-run")
+    assert code == 2 and "--backend ray" in err
+
+
+def test_t_interval_and_iqm():
+    # Two-sided 95% t quantiles from standard tables.
+    for df, q in [(1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (1000, 1.962)]:
+        assert t_quantile(0.975, df) == pytest.approx(q, abs=1e-3)
+    iv = t_interval([1.0, 2.0, 3.0])
+    assert iv.mean == 2.0 and iv.high - iv.mean == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
+    assert np.isnan(t_interval([5.0]).low)
+    assert interquartile_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert interquartile_mean([1, 2, 3, 100]) == pytest.approx(2.5)  # the outlier is trimmed
+    assert interquartile_mean([0, 10, 1000]) == pytest.approx((0.25 * 0 + 10 + 0.25 * 1000) / 1.5)
