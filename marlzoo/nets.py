@@ -1,16 +1,19 @@
 """Agent networks: an MLP or a GRU body, shared across agents (with a one-hot agent id) or one per agent.
 
-Every network maps per-agent inputs ``[..., n_agents, in_dim]`` to ``[..., n_agents, out_dim]``:
+Every network maps per-agent inputs ``[..., n_agents, in_dim]`` (or ``[..., n_agents, C, H, W]`` images,
+through the encoder of :mod:`marlzoo.encoders`) to ``[..., n_agents, out_dim]``:
 ``step`` advances one time step for acting; ``unroll`` runs whole sequences ``[B, T, n_agents, in]``
 in one call, so a recurrent agent is unrolled once per batch, not once per sample.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from marlzoo.encoders import EncoderConfig, make_encoder
 
 
 @dataclass
@@ -21,6 +24,7 @@ class AgentNetConfig:
     hidden: int = 64
     share_params: bool = True
     agent_id: bool = True  # append a one-hot agent id to the input (only meaningful when shared)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # CNN for images; shared by all agents
 
     def __post_init__(self) -> None:
         if self.kind not in ("mlp", "gru"):
@@ -49,9 +53,11 @@ class _Body(nn.Module):
 class AgentNetwork(nn.Module):
     """Per-agent network with parameter sharing (default) or one body per agent."""
 
-    def __init__(self, in_dim: int, out_dim: int, n_agents: int, config: AgentNetConfig) -> None:
+    def __init__(self, in_dim: int | tuple[int, ...], out_dim: int, n_agents: int, config: AgentNetConfig) -> None:
+        """``in_dim`` is the input size, or the observation shape (``spec.obs_shape``) to get an encoder."""
         super().__init__()
         self.config = config
+        self.encoder, in_dim = make_encoder(in_dim, config.encoder)
         self.n_agents = n_agents
         self.recurrent = config.kind == "gru"
         self.use_id = config.share_params and config.agent_id
@@ -69,6 +75,9 @@ class AgentNetwork(nn.Module):
         return torch.zeros(batch, self.n_agents, self.config.hidden, device=self.agent_ids.device)
 
     def _with_id(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded inputs, with the one-hot agent ids appended if shared."""
+        if self.encoder is not None:
+            x = self.encoder(x)
         if not self.use_id:
             return x
         ids = self.agent_ids.expand(*x.shape[:-2], self.n_agents, self.n_agents)

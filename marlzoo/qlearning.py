@@ -71,7 +71,7 @@ class QLearner(Algorithm):
 
     def __init__(self, spec: EnvSpec, config: QLearningConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        self.agent = AgentNetwork(spec.obs_dim, spec.n_actions, spec.n_agents, config.agent).to(self.device)
+        self.agent = AgentNetwork(spec.obs_shape, spec.n_actions, spec.n_agents, config.agent).to(self.device)
         self.mixer = self.build_mixer()
         if self.mixer is not None:
             self.mixer.to(self.device)

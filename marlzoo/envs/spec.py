@@ -13,6 +13,12 @@ class EnvSpec:
     Shapes are per agent and already padded: every agent has ``obs_shape`` observations and
     ``n_actions`` actions (for ``action_kind == "continuous"``, ``n_actions`` is the action
     dimension). ``obs_sizes`` and ``action_sizes`` record each agent's size before padding.
+
+    ``obs_shape`` is ``(obs_dim,)`` for vectors, or ``(C, H, W)`` for images: channel-first (as
+    torch's convolutions take them), float32, raw 0..255 pixels scaled to [0, 1]. In a turn-based
+    game (``turn_based``), ``noop_action`` is the extra last action that agents waiting for their
+    turn take; it is never sent to the env. ``transforms`` says, in words, what the adapter did to
+    the env's spaces (flattening, one-hot, image layout, ...).
     """
 
     env_id: str
@@ -30,6 +36,9 @@ class EnvSpec:
     action_sizes: tuple[int, ...]
     action_low: tuple[tuple[float, ...], ...] | None = None
     action_high: tuple[tuple[float, ...], ...] | None = None
+    turn_based: bool = False
+    noop_action: int | None = None
+    transforms: tuple[str, ...] = ()
 
     @property
     def n_agents(self) -> int:
