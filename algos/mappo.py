@@ -34,6 +34,7 @@ from torch import nn
 from marlzoo.algorithm import Algorithm
 from marlzoo.distributions import (
     ActionBounds,
+    categorical_log_prob,
     categorical_log_prob_entropy,
     categorical_sample,
     gaussian_entropy,
@@ -120,20 +121,25 @@ class MAPPO(Algorithm):
     def _flat(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.flatten(start_dim=obs.dim() - len(self.spec.obs_shape))
 
-    def _sample(self, out: torch.Tensor, avail: torch.Tensor, explore: bool):
-        """``(env actions, stored actions, log-prob)`` from the actor's output ``[B, n, A or D]``."""
+    def _sample(self, out: torch.Tensor, avail: torch.Tensor, explore: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(env actions, stored actions)`` from the actor's output ``[B, n, A or D]``: for Box
+        actions the buffer keeps the Gaussian sample ``u`` and the env gets its squash."""
         if self.discrete:
             logits = masked_logits(out, avail)
             actions = categorical_sample(logits) if explore else logits.argmax(dim=-1)
-            log_prob, _ = categorical_log_prob_entropy(logits, actions)
-            return actions, actions, log_prob
+            return actions, actions
         u = out + torch.randn_like(out) * self.log_std.exp() if explore else out
-        return self.bounds.squash(u), u, squashed_gaussian_log_prob(u, out, self.log_std, self.bounds)
+        return self.bounds.squash(u), u
+
+    def _log_prob(self, out: torch.Tensor, avail: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        if self.discrete:
+            return categorical_log_prob(masked_logits(out, avail), actions)
+        return squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
 
     def _log_prob_entropy(self, out: torch.Tensor, avail: torch.Tensor, actions: torch.Tensor):
         if self.discrete:
             return categorical_log_prob_entropy(masked_logits(out, avail), actions)
-        log_prob = squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
+        log_prob = self._log_prob(out, avail, actions)
         return log_prob, gaussian_entropy(self.log_std, self.bounds).expand_as(log_prob)
 
     def init_hidden(self, batch: int) -> tuple[Any, Any] | None:
@@ -144,7 +150,7 @@ class MAPPO(Algorithm):
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         actor_h, critic_h = hidden if hidden is not None else (None, None)
         out, actor_h = self.actor.step(self._flat(obs), actor_h)
-        actions, _, _ = self._sample(out, avail, explore)
+        actions, _ = self._sample(out, avail, explore)
         return actions, None if hidden is None else (actor_h, critic_h)
 
     @torch.no_grad()
@@ -152,7 +158,8 @@ class MAPPO(Algorithm):
         actor_h, critic_h = hidden if hidden is not None else (None, None)
         obs = self._flat(obs)
         out, actor_h = self.actor.step(obs, actor_h)
-        env_actions, actions, log_prob = self._sample(out, avail, explore=True)
+        env_actions, actions = self._sample(out, avail, explore=True)
+        log_prob = self._log_prob(out, avail, actions)
         v, critic_h = self.critic.step(self.critic_input(obs, state), critic_h)
         new_hidden = None if hidden is None else (actor_h, critic_h)
         return PolicyStep(env_actions, actions, log_prob, self._denormalise(v.squeeze(-1)), new_hidden)

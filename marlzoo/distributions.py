@@ -35,6 +35,11 @@ def categorical_sample(logits: torch.Tensor, generator: torch.Generator | None =
     return (logits - torch.log(-torch.log(uniform.clamp_min(1e-20)))).argmax(dim=-1)
 
 
+def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """``log softmax(logits)[action]`` per row (logits already masked)."""
+    return F.log_softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
 def categorical_log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``log softmax(logits)[action]`` and the entropy, per row (logits already masked)."""
     log_p = F.log_softmax(logits, dim=-1)

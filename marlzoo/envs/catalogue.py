@@ -19,6 +19,7 @@ BUILTIN_ENVS: dict[str, str] = {
     "simple_spread": "mpe2.simple_spread_v3:parallel_env",
     "simple_speaker_listener": "mpe2.simple_speaker_listener_v4:parallel_env",
     "simple_reference": "mpe2.simple_reference_v3:parallel_env",
+    "multiwalker": "pettingzoo.sisl.multiwalker_v9:parallel_env",  # needs marlzoo[sisl]
     "pistonball": "marlzoo.envs.images:pistonball",  # needs marlzoo[butterfly]; images, preprocessed
     "hanabi": "pettingzoo.classic.hanabi_v5:env",  # needs marlzoo[classic]; a turn-based AECEnv
 }
