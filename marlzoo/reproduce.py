@@ -91,13 +91,19 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     run_dir = new_run_dir(scratch, config, task.run_id)
     info = Trainer(config, run_dir, show_progress=False).train()
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-    return {
+    result = {
         "files": {name: (run_dir / name).read_text(encoding="utf-8") for name in ARTIFACTS},
         "host": socket.gethostname(),
         "run_dir": str(run_dir),
         "wall_clock_s": info["wall_clock_s"],
         "final_test_return": info.get("final_metrics", {}).get("test/return_mean"),
     }
+    if task.scratch is None:  # a temp dir on a cluster worker: keep it only for offline W&B files (`wandb sync`)
+        if (run_dir / "wandb").is_dir():
+            result["kept_dir"] = f"{result['host']}:{run_dir}"
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return result
 
 
 # ------------------------------------------------------------------------------ backends
@@ -241,8 +247,11 @@ class TableStore:
         for name, text in result["files"].items():
             (staging / name).write_text(text, encoding="utf-8")
         run_dir = Path(result["run_dir"])
-        if result["host"] == socket.gethostname() and (run_dir / "wandb").is_dir():
+        same_host = result["host"] == socket.gethostname()
+        if same_host and (run_dir / "wandb").is_dir():
             shutil.move(str(run_dir / "wandb"), str(staging / "wandb"))  # offline W&B files, for `wandb sync`
+        elif result.get("kept_dir"):
+            meta = {**meta, "worker_run_dir": result["kept_dir"]}  # where a cluster worker left offline W&B files
         (staging / CELL_FILE).write_text(json.dumps({"cell": cell.name, "key": task.key, **meta}, indent=2) + "\n")
         final.parent.mkdir(parents=True, exist_ok=True)
         old = None
@@ -252,8 +261,8 @@ class TableStore:
         os.replace(staging, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        if result["host"] == socket.gethostname():
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if same_host:
+            shutil.rmtree(run_dir if task.scratch else run_dir.parent, ignore_errors=True)
         return final
 
 
