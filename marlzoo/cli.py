@@ -97,12 +97,15 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
                    help="Weights & Biases mode of the runs (not part of the cache key)")
     p.add_argument("--dry-run", action="store_true", help="list the runs that would run, and run nothing")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every cell again, cached or not (after changing code without bumping the version)")
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from marlzoo.reproduce import reproduce
 
-    report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run)
+    report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
+                       args.rerun)
     if args.dry_run:
         print(f"table {report.spec.name}: {report.total} cells, {report.cached} cached, {len(report.ran)} would run")
         return 0

@@ -1,8 +1,10 @@
-"""Environments: the PettingZoo adapter, vectorisation and the catalogue of named envs."""
+"""Environments: the PettingZoo adapter, vectorisation, the catalogue of named envs, and the
+Gymnasium export for single-agent libraries."""
 
 from marlzoo.envs.adapter import PettingZooAdapter
 from marlzoo.envs.catalogue import env_names, make_env, resolve_env_factory
+from marlzoo.envs.gymnasium_export import to_gymnasium
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 
-__all__ = ["EnvSpec", "PettingZooAdapter", "VectorEnv", "env_names", "make_env", "resolve_env_factory"]
+__all__ = ["EnvSpec", "PettingZooAdapter", "VectorEnv", "env_names", "make_env", "resolve_env_factory", "to_gymnasium"]
