@@ -118,6 +118,12 @@ class LocalBackend:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
+    def __enter__(self) -> "LocalBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
     def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -149,33 +155,39 @@ class RayBackend:
         self.workers = workers
         self.address = address
 
-    def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
+    def __enter__(self) -> "RayBackend":
         import ray
 
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         try:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False, configure_logging=False)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        except Exception as exc:  # a bad address or a cluster that is down
+        except Exception as exc:  # a bad address, a cluster that is down, a missing auth token
             raise UserError(f"could not start or reach Ray{f' at {self.address}' if self.address else ''}: {exc}") from None
-        try:
-            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_cell)
-            pending = {remote.remote(task): task for task in tasks}
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    task = pending.pop(ref)
-                    try:
-                        result: dict[str, Any] | BaseException = ray.get(ref)
-                    except ray.exceptions.RayTaskError as exc:
-                        result = exc.as_instanceof_cause() if not isinstance(exc.cause, UserError) else exc.cause
-                    except Exception as exc:  # a worker died, the cluster went away
-                        result = exc
-                    on_result(task, result)
-        finally:
-            ray.shutdown()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import ray
+
+        ray.shutdown()
+
+    def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
+        import ray
+
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_cell)
+        pending = {remote.remote(task): task for task in tasks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    result: dict[str, Any] | BaseException = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    result = exc.cause if isinstance(exc.cause, UserError) else exc.as_instanceof_cause()
+                except Exception as exc:  # a worker died, the cluster went away
+                    result = exc
+                on_result(task, result)
 
 
 def _ray_cell(task: CellTask) -> dict[str, Any]:
@@ -279,12 +291,12 @@ class Report:
     outputs: list[Path] = field(default_factory=list)
 
 
-def plan(spec: TableSpec, store: TableStore) -> tuple[list[tuple[Cell, str]], list[tuple[Cell, str]]]:
-    """The cells to run and the cells already cached, each with its key."""
+def plan(spec: TableSpec, store: TableStore, rerun: bool = False) -> tuple[list[tuple[Cell, str]], list[tuple[Cell, str]]]:
+    """The cells to run and the cells already cached, each with its key (``rerun``: none is cached)."""
     todo, cached = [], []
     for cell in spec.cells:
         key = cache_key(cell.config)
-        (cached if store.is_done(cell, key) else todo).append((cell, key))
+        (cached if not rerun and store.is_done(cell, key) else todo).append((cell, key))
     return todo, cached
 
 
@@ -308,6 +320,7 @@ def reproduce(
     out: str | Path = "results",
     wandb_mode: str | None = None,
     dry_run: bool = False,
+    rerun: bool = False,
     console: Any = None,
 ) -> Report:
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv`` and the learning curves."""
@@ -323,14 +336,14 @@ def reproduce(
     check_support(spec)
     store = TableStore(out, spec.name)
     if dry_run:
-        todo, cached = plan(spec, store)
+        todo, cached = plan(spec, store, rerun)
         for cell, key in todo:
             console.print(f"would run {cell.name} (key {key})")
         return Report(spec, len(spec.cells), len(cached), ran=[c.name for c, _ in todo])
 
     store.open()
     try:
-        todo, cached = plan(spec, store)
+        todo, cached = plan(spec, store, rerun)
         report = Report(spec, len(spec.cells), len(cached))
         console.print(f"table {spec.name}: {len(spec.cells)} cells, {len(cached)} cached, {len(todo)} to run "
                       f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
@@ -361,7 +374,7 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
 
     progress = Progress(TextColumn(f"[bold]{spec.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-    with progress:
+    with runner, progress:
         bar = progress.add_task("cells", total=len(tasks))
 
         def on_result(task: CellTask, result: dict[str, Any] | BaseException) -> None:
