@@ -3,7 +3,7 @@
 Layers, later over earlier:
   1. configs/default.yaml
   2. configs/algos/<algo>.yaml   (if it exists)
-  3. configs/envs/<env>.yaml     (if it exists)
+  3. configs/envs/<env>.yaml     (if it exists; its algo keys apply to the algorithms that have them)
   4. the user's file (--config my.yaml)
   5. the command line (--set key=value, --steps, --seed, --algo, --env)
 Every leaf remembers the layer it came from, so an unknown key or a wrong type is reported with the
@@ -313,13 +313,28 @@ def load_config(
     for kind, name in (("algos", chosen("algo")), ("envs", chosen("env"))):
         path = CONFIG_DIR / kind / f"{name}.yaml" if isinstance(name, str) and "/" not in name else None
         if path is not None and path.is_file():
-            layers.append((read_yaml(path, f"configs/{kind}/{name}.yaml"), f"configs/{kind}/{name}.yaml"))
+            layer = read_yaml(path, f"configs/{kind}/{name}.yaml")
+            if kind == "envs":
+                layer = _algo_keys_it_has(layer, chosen("algo"))
+            layers.append((layer, f"configs/{kind}/{name}.yaml"))
     if config_file:
         layers.append((user, str(config_file)))
     layers.extend(extra_layers or [])
     layers.append((cli, CLI))
     merged, sources = merge(layers)
     return build_run_config(merged, sources)
+
+
+def _algo_keys_it_has(layer: dict[str, Any], algo_name: Any) -> dict[str, Any]:
+    """An env's own config may tune algorithm keys (say, a smaller replay buffer for an image env);
+    each applies to the algorithms whose Config has that key and is left out for the others."""
+    section = layer.get("algo")
+    if not isinstance(section, dict) or not isinstance(algo_name, str):
+        return layer
+    from marlzoo.registry import get_algo
+
+    known = {f.name for f in dataclasses.fields(get_algo(algo_name).Config)} | {"name"}
+    return {**layer, "algo": {k: v for k, v in section.items() if k in known}}
 
 
 def config_from_file(path: Path) -> RunConfig:

@@ -193,3 +193,51 @@ class TakeTurns(AECEnv):
             self.terminations = {a: True for a in self.agents}
         self.agent_selection = self._selector.next()
         self._accumulate_rewards()
+
+
+class Spot(ParallelEnv):
+    """Two agents each see a 16 x 16 grey image (uint8, ``(H, W, 1)``) with a bright 4 x 4 square in
+    its left or right half, drawn anew every step, and are rewarded 1 for naming the side (0 left,
+    1 right). Only the pixels tell the side: random play scores 10 of 20 per episode."""
+
+    metadata = {"name": "spot_v0"}
+
+    def __init__(self, max_cycles: int = 10) -> None:
+        self.possible_agents = ["s0", "s1"]
+        self.max_cycles = max_cycles
+        self._space = spaces.Box(0, 255, (16, 16, 1), np.uint8)
+        self.rng = np.random.default_rng(0)
+
+    def observation_space(self, agent):
+        return self._space
+
+    def action_space(self, agent):
+        return spaces.Discrete(2)
+
+    def _draw(self):
+        self.sides, obs = {}, {}
+        for a in self.possible_agents:
+            side = int(self.rng.integers(2))
+            image = np.full((16, 16, 1), 30, np.uint8)
+            row, col = int(self.rng.integers(0, 12)), int(self.rng.integers(0, 4)) + 8 * side
+            image[row:row + 4, col:col + 4] = 250
+            self.sides[a], obs[a] = side, image
+        return obs
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.agents = list(self.possible_agents)
+        self.t = 0
+        return self._draw(), {a: {} for a in self.agents}
+
+    def step(self, actions):
+        rewards = {a: float(int(actions[a]) == self.sides[a]) for a in self.agents}
+        self.t += 1
+        done = self.t >= self.max_cycles
+        obs = self._draw()
+        terms = {a: False for a in self.agents}
+        truncs = {a: done for a in self.agents}
+        if done:
+            self.agents = []
+        return obs, rewards, terms, truncs, {a: {} for a in obs}
