@@ -17,6 +17,7 @@ import torch
 from marlzoo.buffers import EpisodeBuffer
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
+from marlzoo.qtable import ValueTable
 
 
 @dataclass
@@ -78,6 +79,15 @@ class Algorithm(ABC):
     def log_info(self, t_env: int) -> dict[str, float]:
         """Extra scalars for the log at ``t_env`` (for example ``epsilon``)."""
         return {}
+
+    def value_table(self, obs: torch.Tensor, state: torch.Tensor, avail: torch.Tensor) -> ValueTable | None:
+        """Optional: the learned action values at one state, for ``marlzoo eval --qtable``.
+
+        ``obs [n_agents, obs_dim]``, ``state [state_dim]``, ``avail [n_agents, n_actions]``. A value-based
+        algorithm returns a :class:`~marlzoo.qtable.ValueTable` (each agent's Q_i, and Q_tot for every
+        joint action if it learns one); the default, None, means the algorithm has no action values.
+        """
+        return None
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

@@ -38,6 +38,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--qtable", action="store_true",
+                   help="also print the learned Q_i and Q_tot of every joint action (value-based algorithms, "
+                        "single-state envs such as the matrix games)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -73,13 +76,21 @@ def _remove_empty(run_dir: Path) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from marlzoo.evaluate import evaluate_run
+    from marlzoo.evaluate import evaluate_run, value_table_of_run
+    from marlzoo.qtable import format_value_table
 
-    returns = evaluate_run(Path(args.run), args.episodes, Path(args.checkpoint) if args.checkpoint else None, args.seed)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    table = value_table_of_run(Path(args.run), checkpoint) if args.qtable else None
+    returns = evaluate_run(Path(args.run), args.episodes, checkpoint, args.seed)
     result = {"return_mean": float(returns.mean()), "return_std": float(returns.std()), "episodes": int(len(returns))}
+    if table is not None:
+        spec, values, avail = table
+        result["qtable"] = values.to_dict(avail)
     if args.json:
         print(json.dumps(result))
     else:
+        if table is not None:
+            print(format_value_table(values, spec.agents, avail))
         print(f"{args.run}: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} greedy episodes")
     return 0
 

@@ -7,9 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from marlzoo.algorithm import Algorithm
 from marlzoo.checkpoint import load_checkpoint
 from marlzoo.config import RunConfig, config_from_file
+from marlzoo.envs.spec import EnvSpec
+from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.qtable import ValueTable, mask_unavailable, single_state
 from marlzoo.runner import EpisodeRunner
 from marlzoo.trainer import build_algorithm, make_vector_env, seed_everything
 
@@ -24,21 +28,49 @@ def load_run(run_dir: Path) -> RunConfig:
     return config_from_file(path)
 
 
+def load_trained(run_dir: Path, checkpoint: Path | None, n_envs: int, seed: int) -> tuple[RunConfig, VectorEnv, Algorithm]:
+    """The run's config, ``n_envs`` copies of its env, and its algorithm restored from the checkpoint."""
+    config = load_run(run_dir)
+    payload = load_checkpoint(checkpoint or run_dir / "checkpoint.pt", config.algo_name)
+    torch.set_num_threads(config.torch_threads)
+    seed_everything(seed)
+    venv = make_vector_env(config, n_envs)
+    algo = build_algorithm(config, venv.spec)
+    try:
+        algo.load_state_dict(payload["state"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        venv.close()
+        raise UserError(f"the checkpoint does not fit this run's networks ({type(exc).__name__}); was the config changed?") from None
+    return config, venv, algo
+
+
 def evaluate_run(run_dir: Path, episodes: int, checkpoint: Path | None = None, seed: int = 12345) -> np.ndarray:
     """Returns of ``episodes`` greedy episodes of the run's checkpointed policy."""
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
     config = load_run(run_dir)
-    payload = load_checkpoint(checkpoint or run_dir / "checkpoint.pt", config.algo_name)
-    torch.set_num_threads(config.torch_threads)
-    seed_everything(seed)
-    venv = make_vector_env(config, min(config.n_envs, episodes))
-    algo = build_algorithm(config, venv.spec)
-    try:
-        algo.load_state_dict(payload["state"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise UserError(f"the checkpoint does not fit this run's networks ({type(exc).__name__}); was the config changed?") from None
+    _, venv, algo = load_trained(run_dir, checkpoint, min(config.n_envs, episodes), seed)
     try:
         return EpisodeRunner(venv, seed=seed).evaluate(algo, episodes)
     finally:
         venv.close()
+
+
+def value_table_of_run(run_dir: Path, checkpoint: Path | None = None) -> tuple[EnvSpec, ValueTable, torch.Tensor]:
+    """The learned values of the run's checkpoint at its env's single state: ``(spec, table, avail)``.
+
+    Works for algorithms that implement :meth:`~marlzoo.Algorithm.value_table`, on envs with one
+    state and one-step episodes (the matrix games).
+    """
+    config, venv, algo = load_trained(run_dir, checkpoint, 1, seed=0)
+    try:
+        obs, state, avail = single_state(venv)
+        table = algo.value_table(obs, state, avail)
+    finally:
+        venv.close()
+    if table is None:
+        raise UserError(
+            f"algorithm '{config.algo_name}' has no action values to tabulate; --qtable is for value-based "
+            "algorithms (those that implement Algorithm.value_table)"
+        )
+    return venv.spec, mask_unavailable(table, avail), avail

@@ -3,7 +3,9 @@
 Agents share one network that maps each agent's observation (and history) to Q_i(o_i, .). An
 algorithm built on this core differs only in how it combines the chosen per-agent values:
 :meth:`QLearner.build_mixer` returns a module ``mixer(q [B, T, n_agents], state [B, T, S])``, or
-None for independent learners. The core provides the rest once:
+None for independent learners. One that needs more than a mix (QTRAN) overrides :meth:`QLearner.loss`
+and builds on :meth:`QLearner.unroll_agents` and :meth:`QLearner.next_greedy_actions`. The core
+provides the rest once:
 
 * replay of whole episodes, epsilon-greedy acting that respects ``avail_actions``;
 * target networks (hard copies every ``target_update_interval`` updates);
@@ -27,6 +29,7 @@ from marlzoo.envs.spec import EnvSpec
 from marlzoo.exploration import LinearSchedule, epsilon_greedy, masked_argmax
 from marlzoo.nets import AgentNetConfig, AgentNetwork
 from marlzoo.normalise import RunningMeanStd
+from marlzoo.qtable import ValueTable, joint_actions
 
 
 @dataclass
@@ -142,17 +145,26 @@ class QLearner(Algorithm):
         """
         alive_now = batch.alive[:, :-1].float()
         alive_next = batch.alive[:, 1:].float()
-        q_all, _ = self.agent.unroll(batch.obs)
+        q_all, target_all = self.unroll_agents(batch)
         q_taken = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) * alive_now
         with torch.no_grad():
-            target_all, _ = self.target_agent.unroll(batch.obs)
-            next_avail = batch.avail[:, 1:]
-            if self.config.double_q:
-                best = masked_argmax(q_all[:, 1:].detach(), next_avail)
-                next_q = target_all[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
-            else:
-                next_q = masked_max(target_all[:, 1:], next_avail)
+            best = self.next_greedy_actions(q_all, target_all, batch.avail[:, 1:])
+            next_q = target_all[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
         return q_taken, next_q * alive_next
+
+    def unroll_agents(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every agent's Q for every action at every step, ``[B, T+1, n_agents, n_actions]``: the
+        online network's (with grad) and the target network's (without)."""
+        q_all, _ = self.agent.unroll(batch.obs)
+        with torch.no_grad():
+            target_all, _ = self.target_agent.unroll(batch.obs)
+        return q_all, target_all
+
+    def next_greedy_actions(self, q_all: torch.Tensor, target_all: torch.Tensor, next_avail: torch.Tensor) -> torch.Tensor:
+        """The next actions u' that TD targets evaluate, ``[B, T, n_agents]``: each agent's argmax over
+        its available actions, by the online network under double Q, else by the target network."""
+        chooser = q_all if self.config.double_q else target_all
+        return masked_argmax(chooser[:, 1:].detach(), next_avail)
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean squared TD error over real (filled) steps."""
@@ -172,6 +184,24 @@ class QLearner(Algorithm):
             "loss/q_taken_mean": float((q_tot.detach() * weight).sum() / n),
             "loss/target_mean": float((targets * weight).sum() / n),
         }
+
+    # ----------------------------------------------------------------- inspection
+    @torch.no_grad()
+    def value_table(self, obs: torch.Tensor, state: torch.Tensor, avail: torch.Tensor) -> ValueTable:
+        """Q_i at ``obs [n_agents, obs_dim]`` and, with a mixer, Q_tot(s, u) for every joint action u."""
+        agent_q, _ = self.agent.step(obs.unsqueeze(0), self.init_hidden(1))
+        agent_q = agent_q[0]
+        if self.mixer is None:
+            return ValueTable(agent_q, None)
+        joint = joint_actions(self.spec.n_agents, self.spec.n_actions)
+        values = self.joint_values(agent_q, joint, state)
+        return ValueTable(agent_q, values.view([self.spec.n_actions] * self.spec.n_agents))
+
+    def joint_values(self, agent_q: torch.Tensor, joint: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Q_tot(s, u) ``[K]`` for joint actions ``joint [K, n_agents]`` at one ``state``, given the
+        agents' values ``agent_q [n_agents, n_actions]`` there: the mixer applied to the chosen Q_i."""
+        chosen = agent_q.gather(1, joint.T).T
+        return self.mix(self.mixer, chosen.unsqueeze(0), state.expand(1, len(joint), -1))[0, :, 0]
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

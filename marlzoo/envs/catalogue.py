@@ -1,6 +1,7 @@
 """Named environments, and environments given by import path ``package.module:factory``.
 
-Built-in names map to factories of the cooperative MPE tasks in ``mpe2``. Third-party packages add
+Built-in names map to factories of the cooperative MPE tasks in ``mpe2`` and of marlzoo's
+matrix games (:mod:`marlzoo.envs.matrix_games`). Third-party packages add
 names through the ``marlzoo.envs`` entry-point group; anything else is reachable by import path.
 Each factory is called with the ``env.kwargs`` of the config and must return a PettingZoo env.
 """
@@ -22,6 +23,10 @@ BUILTIN_ENVS: dict[str, str] = {
     "multiwalker": "pettingzoo.sisl.multiwalker_v9:parallel_env",  # needs marlzoo[sisl]
     "pistonball": "marlzoo.envs.images:pistonball",  # needs marlzoo[butterfly]; images, preprocessed
     "hanabi": "pettingzoo.classic.hanabi_v5:env",  # needs marlzoo[classic]; a turn-based AECEnv
+    "nonmonotonic": "marlzoo.envs.matrix_games:nonmonotonic",
+    "climbing": "marlzoo.envs.matrix_games:climbing",
+    "penalty": "marlzoo.envs.matrix_games:penalty",
+    "matrix_game": "marlzoo.envs.matrix_games:matrix_game",
 }
 
 
