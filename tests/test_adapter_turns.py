@@ -108,3 +108,33 @@ def test_episode_limit_from_max_cycles_counts_turns():
     env.max_cycles = 3
     adapter = PettingZooAdapter(env, "turns")
     assert adapter.spec.episode_limit == 6
+
+
+def test_idqn_learns_small_hanabi_better_than_random_play(tmp_path):
+    """The catalogue's small Hanabi (configs/envs/hanabi.yaml): random legal play scores about 0.1;
+    IDQN with 3000 turns of experience scored 0.5 to 0.66 over seeds 0-2 (64 greedy games)."""
+    from marlzoo.config import load_config
+    from marlzoo.envs.catalogue import make_env
+    from marlzoo.trainer import Trainer
+
+    sets = ["wandb.mode=disabled", "n_envs=8", "test_episodes=64", "test_interval=3000", "log_interval=3000",
+            "checkpoint_interval=100000", "algo.batch_size=8", "algo.epsilon_anneal_steps=2000",
+            "algo.target_update_interval=100"]
+    config = load_config("idqn", "hanabi", sets=sets, steps=3000, seed=0)
+    info = Trainer(config, tmp_path, show_progress=False).train()
+    learned = info["final_metrics"]["test/return_mean"]
+
+    env = config.env
+    adapter = make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state)
+    rng = np.random.default_rng(0)
+    random_returns = []
+    for episode in range(300):
+        adapter.reset(seed=10_000 + episode)
+        ret, done = 0.0, False
+        while not done:
+            reward, terminated, truncated = adapter.step(random_legal(adapter.avail, rng))
+            ret += reward
+            done = terminated or truncated
+        random_returns.append(ret)
+    assert np.mean(random_returns) < 0.25
+    assert learned > np.mean(random_returns) + 0.25, (learned, np.mean(random_returns))

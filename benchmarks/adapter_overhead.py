@@ -1,0 +1,162 @@
+"""What marlzoo's adapter costs on top of an env: raw PettingZoo vs the adapter vs a policy rollout.
+
+    python benchmarks/adapter_overhead.py --env pistonball --steps 400
+    python benchmarks/adapter_overhead.py --env hanabi --steps 5000          # a turn-based AECEnv
+    python benchmarks/adapter_overhead.py --env simple_spread --steps 5000
+
+Three figures, in env steps per second (a step is one joint action, or one turn of a turn-based game),
+each the median over rounds in which the phases alternate, so that load on a shared machine hits
+them alike:
+  raw       the env as its factory builds it (with the catalogue's preprocessing), stepped with
+            random legal actions through its own API: ``step(dict)`` for a ParallelEnv, the
+            ``agent_iter()``/``last()`` loop for an AECEnv
+  adapter   the same env through :class:`PettingZooAdapter`, random legal actions from ``avail``
+  rollout   marlzoo's EpisodeRunner over ``--n-envs`` copies with ``--algo`` acting (one batched
+            policy call per step; with a CNN for images)
+Each is printed with its ratio to raw; the last line is one JSON object. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from pettingzoo import AECEnv
+
+from marlzoo.config import load_config
+from marlzoo.envs.catalogue import make_env, resolve_env_factory
+from marlzoo.runner import EpisodeRunner
+from marlzoo.trainer import build_algorithm, make_vector_env
+
+
+def _sampler(space: spaces.Space, rng: np.random.Generator):
+    """A fast random action for one agent, respecting an action mask if one is given."""
+    if isinstance(space, spaces.Discrete):
+        return lambda mask: int(rng.choice(np.flatnonzero(mask))) + int(space.start) if mask is not None \
+            else int(rng.integers(space.n)) + int(space.start)
+    if isinstance(space, spaces.Box):
+        return lambda mask: rng.uniform(space.low, space.high).astype(space.dtype)
+    return lambda mask: space.sample()
+
+
+def _mask_of(obs, info):
+    if isinstance(obs, dict) and "action_mask" in obs:
+        return obs["action_mask"]
+    return info.get("action_mask") if info else None
+
+
+def raw_parallel(env, steps: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    samplers = {a: _sampler(env.action_space(a), rng) for a in env.possible_agents}
+    n, episode = 0, 0
+    start = time.perf_counter()
+    while n < steps:
+        observations, infos = env.reset(seed=seed + episode)
+        episode += 1
+        while env.agents and n < steps:
+            actions = {a: samplers[a](_mask_of(observations.get(a), infos.get(a))) for a in env.agents}
+            observations, _, _, _, infos = env.step(actions)
+            n += 1
+    return n / (time.perf_counter() - start)
+
+
+def raw_aec(env, steps: int, seed: int) -> float:
+    """Turns per second (or cycles of every agent's turn, for a parallelizable AECEnv)."""
+    rng = np.random.default_rng(seed)
+    samplers = {a: _sampler(env.action_space(a), rng) for a in env.possible_agents}
+    per_step = len(env.possible_agents) if env.metadata.get("is_parallelizable", False) else 1
+    turns, episode = 0, 0
+    start = time.perf_counter()
+    while turns < steps * per_step:
+        env.reset(seed=seed + episode)
+        episode += 1
+        for agent in env.agent_iter():
+            obs, _, term, trunc, info = env.last()
+            env.step(None if term or trunc else samplers[agent](_mask_of(obs, info)))
+            turns += 0 if term or trunc else 1
+            if turns >= steps * per_step:
+                break
+    return turns / per_step / (time.perf_counter() - start)
+
+
+def adapter_sps(adapter, steps: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    spec = adapter.spec
+    n, episode, done = 0, 0, True
+    start = time.perf_counter()
+    while n < steps:
+        if done:
+            adapter.reset(seed=seed + episode)
+            episode += 1
+        if spec.action_kind == "discrete":
+            scores = rng.random(adapter.avail.shape)
+            scores[~adapter.avail] = -1.0
+            actions = scores.argmax(axis=-1)
+        else:
+            actions = rng.uniform(-1.0, 1.0, (spec.n_agents, spec.n_actions)).astype(np.float32)
+            actions = np.clip(actions, np.array(spec.action_low[0]), np.array(spec.action_high[0]))
+        _, terminated, truncated = adapter.step(actions)
+        done = terminated or truncated
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def rollout_sps(runner: EpisodeRunner, algo, steps: int) -> float:
+    n = 0
+    start = time.perf_counter()
+    while n < steps:
+        n += runner.run(algo, explore=True, t_env=0)[1].steps
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env", default="pistonball")
+    parser.add_argument("--algo", default="qmix", help="the policy of the rollout phase")
+    parser.add_argument("--steps", type=int, default=1000, help="env steps per phase per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    cfg = load_config(args.algo, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
+    e = cfg.env
+    factory = resolve_env_factory(e.name)
+    adapter = make_env(e.name, e.kwargs, e.episode_limit, e.reward_aggregation, e.state)
+    venv = make_vector_env(cfg, cfg.n_envs)
+    algo = build_algorithm(cfg, venv.spec)
+    runner = EpisodeRunner(venv, seed=0)
+    runner.run(algo, explore=True, t_env=0)  # warm up
+    spec = adapter.spec
+    kind = "turn-based AECEnv" if spec.turn_based else "AECEnv" if isinstance(factory(**e.kwargs), AECEnv) else "ParallelEnv"
+
+    raw, adapted, rollout = [], [], []
+    for r in range(args.rounds):
+        env = factory(**e.kwargs)
+        raw.append((raw_aec if isinstance(env, AECEnv) else raw_parallel)(env, args.steps, seed=r))
+        env.close()
+        adapted.append(adapter_sps(adapter, args.steps, seed=r))
+        rollout.append(rollout_sps(runner, algo, args.steps))
+        print(f"round {r + 1}: raw {raw[-1]:.0f}  adapter {adapted[-1]:.0f}  rollout[{args.algo}] {rollout[-1]:.0f}",
+              flush=True)
+
+    result = {"env": args.env, "api": kind, "n_agents": spec.n_agents, "obs_shape": list(spec.obs_shape),
+              "algo": args.algo, "n_envs": args.n_envs, "steps": args.steps, "rounds": args.rounds,
+              "raw_sps": round(statistics.median(raw), 1), "adapter_sps": round(statistics.median(adapted), 1),
+              "rollout_sps": round(statistics.median(rollout), 1)}
+    result["adapter_ratio"] = round(result["adapter_sps"] / result["raw_sps"], 3)
+    result["rollout_ratio"] = round(result["rollout_sps"] / result["raw_sps"], 3)
+    print(f"{args.env} ({kind}): raw {result['raw_sps']:.0f} steps/s; adapter {result['adapter_sps']:.0f} "
+          f"({result['adapter_ratio']:.2f}x raw); rollout with {args.algo} {result['rollout_sps']:.0f} "
+          f"({result['rollout_ratio']:.2f}x raw)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
