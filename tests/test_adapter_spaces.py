@@ -231,3 +231,21 @@ def test_image_state_falls_back_to_the_observations():
     assert any("env.state() is an image" in note for note in adapter.spec.transforms)
     forced = PettingZooAdapter(ScreenState((12, 10, 3)), "screen", state="env")
     assert forced.spec.state_dim == 64 * 64 * 3
+
+
+def test_old_pettingzoo_api_is_named():
+    class OldReset(_Custom):
+        def reset(self, seed=None, options=None):
+            self.agents = ["a"]
+            return {"a": BOX.sample()}
+
+    class OldStep(_Custom):
+        def step(self, actions):
+            return {}, {}, {}, {}
+
+    with pytest.raises(UserError, match=r"env 'old': reset\(\) returned dict, not \(observations, infos\).*1.24"):
+        PettingZooAdapter(OldReset({"a": BOX}, {"a": spaces.Discrete(2)}), "old").reset()
+    adapter = PettingZooAdapter(OldStep({"a": BOX}, {"a": spaces.Discrete(2)}), "old")
+    adapter.reset()
+    with pytest.raises(UserError, match=r"env 'old': step\(\) returned tuple of 4 items.*1.24"):
+        adapter.step(np.array([0]))

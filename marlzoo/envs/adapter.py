@@ -321,8 +321,13 @@ class PettingZooAdapter:
             self._skip_departed()
             self._write_turn()
             return
-        observations, infos = self.env.reset(seed=seed)
-        self._write(observations, infos)
+        result = self.env.reset(seed=seed)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict)):
+            raise UserError(
+                f"env '{self.env_id}': reset() returned {type(result).__name__}, not (observations, infos); "
+                "marlzoo needs the PettingZoo >= 1.24 API (reset returns dicts of observations and infos)"
+            )
+        self._write(*result)
 
     def step(self, actions: np.ndarray) -> tuple[float, bool, bool]:
         """Step with one action per agent (departed or waiting agents' actions are ignored).
@@ -339,7 +344,15 @@ class PettingZooAdapter:
         else:
             codecs = self._act_codecs
             act = {n: codecs[index[n]].decode(actions[index[n]]) for n in live}
-        observations, rewards, terms, truncs, infos = self.env.step(act)
+        result = self.env.step(act)
+        try:
+            observations, rewards, terms, truncs, infos = result
+        except (TypeError, ValueError):
+            raise UserError(
+                f"env '{self.env_id}': step() returned {type(result).__name__} of {len(result) if hasattr(result, '__len__') else '?'} "
+                "items, not (observations, rewards, terminations, truncations, infos); marlzoo needs the "
+                "PettingZoo >= 1.24 API"
+            ) from None
         self.t += 1
         self._write(observations, infos)
         reward = float(sum(rewards.values()))
