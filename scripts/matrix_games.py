@@ -108,8 +108,18 @@ def render(spec: TableSpec, results: dict[tuple[str, str, int], dict[str, Any]])
         "Every game is one step from one constant state, so a policy is a joint action and the return of a greedy "
         "episode is that joint action's payoff. Each run trains for "
         f"{spec.steps} env steps (= episodes = updates) with uniform exploration (epsilon 1 throughout: every joint "
-        "action equally often) and is then evaluated greedily. Deep learners: lr 0.01, rewards not standardised, "
-        "other settings the defaults; IQL: alpha 0.05.",
+        "action equally often) and is then evaluated greedily. The recipe is in `configs/envs/<game>.yaml`: deep "
+        "learners lr 0.01 and rewards not standardised, IQL alpha 0.05, everything else the defaults; "
+        "`marlzoo run --algo qtran --env nonmonotonic --seed 0` trains one cell, and "
+        "`marlzoo eval --run runs/matrix_games/qtran/nonmonotonic/seed0 --qtable` prints its tables.",
+        "",
+        "What the structure allows, whatever the training: VDN's Q_tot is a sum of Q_i, so it cannot rank "
+        "(0, 0) first on `nonmonotonic` under uniform data (against a uniform partner action 0 averages "
+        "-16/3, actions 1 and 2 average -4), and it fits no payoff with an interaction. QMIX's Q_tot is "
+        "monotonic in each Q_i, so on `nonmonotonic` either Q_tot(0,1) >= Q_tot(1,1) or Q_tot(0,0) <= Q_tot(1,0): "
+        "some entry is off by at least 6, though it may still rank (0, 0) first. QTRAN's Q_jt is "
+        "unconstrained and the Q_i only have to share its argmax. Independent learners estimate each "
+        "action's payoff averaged over the partner's uniform play.",
         "",
         f"Metric contract: return = sum over the one-step episode of the team reward = the payoff (reward aggregation "
         f"`{first['reward_aggregation']}` over agents); episode limit {first['episode_limit']}; envs from "
