@@ -31,6 +31,7 @@ from marlzoo.errors import UserError
 from marlzoo.tables import Cell, TableSpec, check_support, load_table
 
 ARTIFACTS = ("metrics.jsonl", "run.json", "config.yaml")
+CHECKPOINT = "checkpoint.pt"
 CELL_FILE = "cell.json"
 SCRATCH = ".scratch"
 
@@ -55,6 +56,7 @@ class CellTask:
     config: dict[str, Any]  # the resolved config, exactly as hashed (plus the wandb section)
     run_id: str
     scratch: str | None  # parent of the run directory; None: a temp dir on the worker's host
+    keep_checkpoint: bool = False
 
 
 def worker_init() -> None:
@@ -90,14 +92,17 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     scratch.mkdir(parents=True, exist_ok=True)
     run_dir = new_run_dir(scratch, config, task.run_id)
     info = Trainer(config, run_dir, show_progress=False).train()
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    checkpoint = run_dir / CHECKPOINT
     result = {
-        "files": {name: (run_dir / name).read_text(encoding="utf-8") for name in ARTIFACTS},
+        "files": {name: (run_dir / name).read_bytes() for name in ARTIFACTS},
         "host": socket.gethostname(),
         "run_dir": str(run_dir),
         "wall_clock_s": info["wall_clock_s"],
         "final_test_return": info.get("final_metrics", {}).get("test/return_mean"),
     }
+    if task.keep_checkpoint:
+        result["files"][CHECKPOINT] = checkpoint.read_bytes()
+    checkpoint.unlink(missing_ok=True)
     if task.scratch is None:  # a temp dir on a cluster worker: keep it only for offline W&B files (`wandb sync`)
         if (run_dir / "wandb").is_dir():
             result["kept_dir"] = f"{result['host']}:{run_dir}"
@@ -162,7 +167,9 @@ class RayBackend:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False, configure_logging=False)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+                # "local": always a fresh instance here, whatever RAY_ADDRESS or a running cluster says
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
         except Exception as exc:  # a bad address, a cluster that is down, a missing auth token
             raise UserError(f"could not start or reach Ray{f' at {self.address}' if self.address else ''}: {exc}") from None
         return self
@@ -219,13 +226,14 @@ class TableStore:
     def cell_dir(self, cell: Cell) -> Path:
         return self.root / cell.algo / cell.env / f"seed{cell.seed}"
 
-    def is_done(self, cell: Cell, key: str) -> bool:
+    def is_done(self, cell: Cell, key: str, checkpoint: bool = False) -> bool:
         d = self.cell_dir(cell)
         try:
             meta = json.loads((d / CELL_FILE).read_text())
         except (OSError, ValueError):
             return False
-        return meta.get("key") == key and all((d / name).is_file() for name in ARTIFACTS)
+        needed = ARTIFACTS + ((CHECKPOINT,) if checkpoint else ())
+        return meta.get("key") == key and all((d / name).is_file() for name in needed)
 
     def open(self) -> None:
         """Take the table's lock (one reproduce per table at a time) and clear a killed call's scratch."""
@@ -256,8 +264,8 @@ class TableStore:
         """Write a finished cell's artifacts, then rename them into place in one step."""
         final = self.cell_dir(cell)
         staging = Path(tempfile.mkdtemp(prefix="commit-", dir=self.scratch))
-        for name, text in result["files"].items():
-            (staging / name).write_text(text, encoding="utf-8")
+        for name, data in result["files"].items():
+            (staging / name).write_bytes(data)
         run_dir = Path(result["run_dir"])
         same_host = result["host"] == socket.gethostname()
         if same_host and (run_dir / "wandb").is_dir():
@@ -296,7 +304,7 @@ def plan(spec: TableSpec, store: TableStore, rerun: bool = False) -> tuple[list[
     todo, cached = [], []
     for cell in spec.cells:
         key = cache_key(cell.config)
-        (cached if not rerun and store.is_done(cell, key) else todo).append((cell, key))
+        (cached if not rerun and store.is_done(cell, key, spec.keep_checkpoints) else todo).append((cell, key))
     return todo, cached
 
 
@@ -367,7 +375,7 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
         if wandb_mode:
             config["wandb"]["mode"] = wandb_mode
         task = CellTask(spec.name, cell.name, key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
-                        scratch=str(store.scratch.resolve()) if local else None)
+                        scratch=str(store.scratch.resolve()) if local else None, keep_checkpoint=spec.keep_checkpoints)
         cells[task.cell] = cell
         tasks.append(task)
     meta = {"marlzoo_version": marlzoo.__version__, "backend": runner.name, "workers": workers}

@@ -181,7 +181,7 @@ def render_markdown(spec: "TableSpec", rows: list[Row], command: str, plots: dic
         "How to read it:",
         "- **final test return**: the mean, over seeds, of the greedy test return at the end of the budget, "
         "and its 95% confidence interval [low, high], a Student-t interval with n-1 degrees of freedom "
-        "(with 3 seeds it is wide, as it should be). Compare algorithms by this column.",
+        "(with few seeds it is wide, as it should be). Compare algorithms by this column.",
         "- **max test return**: the same statistics for each seed's best evaluation during training. It is "
         "optimistic (the best of many noisy evaluations) and shows instability when well above the final return.",
         "- **IQM of final**: the interquartile mean of the final returns over seeds (the middle 50%, the values "

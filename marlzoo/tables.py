@@ -11,6 +11,7 @@ A spec looks like this (every key but ``algos``, ``envs``, ``seeds`` and ``steps
     steps: 100000                       # the budget of every run, in env steps
     evaluation: {test_episodes: 32, test_interval: 10000}
     overrides: {n_envs: 8}              # config keys for every cell
+    keep_checkpoints: false             # true: keep each run's checkpoint.pt beside its metrics
 
 Each cell's config is the usual layering (configs/default.yaml, configs/algos/<algo>.yaml,
 configs/envs/<env>.yaml) plus these layers, later over earlier: the table's ``overrides``, the env
@@ -82,6 +83,7 @@ class _SpecFile:
     overrides: dict = field(default_factory=dict)
     title: str | None = None
     description: str | None = None
+    keep_checkpoints: bool = False  # keep each run's final checkpoint.pt (for `marlzoo eval --run <cell dir>`)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class TableSpec:
     steps: int
     evaluation: Evaluation
     cells: list[Cell]
+    keep_checkpoints: bool = False
 
     def cell(self, algo: str, env: str, seed: int) -> Cell:
         for c in self.cells:
@@ -239,7 +242,8 @@ def load_table(path: str | Path) -> TableSpec:
                 config = load_config(algo.name, env.name, steps=shell.steps, seed=seed, extra_layers=layers)
                 cells.append(Cell(algo.label, env.label, seed, config))
     return TableSpec(name=name, path=path, title=shell.title or name, description=shell.description,
-                     algos=algos, envs=envs, seeds=seeds, steps=shell.steps, evaluation=shell.evaluation, cells=cells)
+                     algos=algos, envs=envs, seeds=seeds, steps=shell.steps, evaluation=shell.evaluation, cells=cells,
+                     keep_checkpoints=shell.keep_checkpoints)
 
 
 def check_support(spec: TableSpec) -> None:

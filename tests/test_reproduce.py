@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import run_cli
@@ -134,7 +135,7 @@ def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main,
 
 def test_a_killed_call_resumes(grid, tmp_path):
     _, grid_out, _ = grid
-    spec = write_spec(tmp_path / "configs", TINY)
+    spec = write_spec(tmp_path / "configs", {**TINY, "keep_checkpoints": True})
     out = tmp_path / "out"
     proc = subprocess.Popen(["marlzoo", "reproduce", str(spec), "--workers", "1", "--out", str(out), "--wandb", "disabled"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -155,6 +156,9 @@ def test_a_killed_call_resumes(grid, tmp_path):
     assert kept == {cell: (out / "runs" / "tiny" / cell / "cell.json").read_text() for cell in done}
     assert cell_files(out) == cell_files(grid_out)  # resumed or not, the same per-seed metrics
     assert "| 2 |" in (out / "tiny.md").read_text()
+    for cell in CELLS:  # keep_checkpoints: each cell directory is a run `marlzoo eval` can read
+        checkpoint = torch.load(out / "runs" / "tiny" / cell / "checkpoint.pt", weights_only=True)
+        assert checkpoint["env_steps"] == 800 and checkpoint["algo"] == cell.split("/")[0]
 
 
 def test_ray_backend_gives_the_same_per_seed_metrics(grid, tmp_path):
