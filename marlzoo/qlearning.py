@@ -43,7 +43,7 @@ class QLearningConfig:
     target_update_interval: int = 200  # updates, i.e. episodes collected
     double_q: bool = True
     grad_clip: float = 10.0
-    standardise_rewards: bool = False
+    standardise_rewards: bool = True  # divide rewards by a running std (and centre them): MPE rewards are large
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_steps: int = 50_000

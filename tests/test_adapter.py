@@ -139,3 +139,20 @@ def test_vector_env_rows_are_views_of_each_copy():
     venv.step(np.ones((3, 3), dtype=np.int64), np.array([True, True, False]))
     np.testing.assert_array_equal(venv.obs[2], before)  # an inactive copy is not stepped
     assert not np.array_equal(venv.obs[0], venv.envs[0].obs * 0)
+
+
+def test_truncated_agents_keep_their_final_observation_for_bootstrapping():
+    adapter = PettingZooAdapter(simple_spread_v3.parallel_env(max_cycles=2), "s")
+    adapter.reset(seed=0)
+    adapter.step(np.zeros(3, dtype=int))
+    _, terminated, truncated = adapter.step(np.zeros(3, dtype=int))
+    assert truncated and not terminated
+    assert adapter.alive.all(), "a time limit does not remove the agents from the state they reached"
+    assert np.abs(adapter.obs).sum(axis=1).min() > 0, "their final observations are kept"
+
+
+def test_terminated_agents_are_gone_from_the_final_state():
+    adapter = PettingZooAdapter(ReachGoal(), "reach", episode_limit=3)
+    adapter.reset()
+    _, terminated, _ = adapter.step(np.array([1, 1]))
+    assert terminated and not adapter.alive.any() and not adapter.obs.any()

@@ -258,14 +258,15 @@ class PettingZooAdapter:
         if mask is not None and self._discrete:
             self.avail[i, : self._act_codecs[i].size] = self._act_codecs[i].mask(mask)
 
-    def _write(self, observations: dict, infos: dict) -> None:
+    def _write(self, observations: dict, infos: dict, present: Any) -> None:
+        """Arrays of the state just reached; ``present`` names the agents that exist in it."""
         obs, avail, alive, index = self.obs, self.avail, self.alive, self._index
         obs.fill(0.0)
         avail[:] = self._static_avail
         alive.fill(False)
         name = value = None
         try:
-            for name in self.env.agents:
+            for name in present:
                 alive[index[name]] = True
             for name, value in observations.items():
                 i = index[name]
@@ -327,7 +328,7 @@ class PettingZooAdapter:
                 f"env '{self.env_id}': reset() returned {type(result).__name__}, not (observations, infos); "
                 "marlzoo needs the PettingZoo >= 1.24 API (reset returns dicts of observations and infos)"
             )
-        self._write(*result)
+        self._write(*result, self.env.agents)
 
     def step(self, actions: np.ndarray) -> tuple[float, bool, bool]:
         """Step with one action per agent (departed or waiting agents' actions are ignored).
@@ -354,13 +355,17 @@ class PettingZooAdapter:
                 "PettingZoo >= 1.24 API"
             ) from None
         self.t += 1
-        self._write(observations, infos)
+        remaining = self.env.agents
+        # An agent cut off by a time limit still exists in the state it reached: it keeps its
+        # observation and stays alive there, so learners bootstrap from it. Only termination ends it.
+        present = remaining or [n for n in act if truncs.get(n, False) and not terms.get(n, False)]
+        self._write(observations, infos, present)
         reward = float(sum(rewards.values()))
         if self._mean_reward and rewards:
             reward /= len(rewards)
-        if self.env.agents and self.t < self.spec.episode_limit:
+        if remaining and self.t < self.spec.episode_limit:
             return reward, False, False
-        if self.env.agents:  # our own time limit cut the episode short
+        if remaining:  # our own time limit cut the episode short
             return reward, False, True
         all_terminated = all(terms.get(n, False) for n in act) and not any(truncs.get(n, False) for n in act)
         return reward, all_terminated, not all_terminated
