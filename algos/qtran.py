@@ -19,7 +19,13 @@ to pick the same greedy action:
 Together the two conditions make u_bar, the argmax of every Q_i, the argmax of Q_jt. Here Q_jt and
 V_jt read the global state and the one-hot joint action directly (the paper feeds them the agents'
 hidden features; the state is what centralised training has in this framework). Everything else,
-acting, replay, targets and double Q, is the shared Q-learning core. QTRAN-alt is not built.
+acting, replay, targets and double Q, is the shared Q-learning core.
+
+``variant: alt`` is QTRAN-alt: L_nopt becomes L_nopt-min, which looks at every agent's possible
+deviations rather than only at the joint action taken. For each agent i, with the others' taken
+actions u_-i fixed, it holds  min over u_i of  Q'(s, u_i, u_-i) - Q_jt(s, u_i, u_-i) + V_jt(s)  at 0.
+Each agent then gets a signal about its own actions, which base's single joint action does not give;
+on simple_spread that is the difference between learning and not (see the README).
 """
 
 from dataclasses import dataclass
@@ -37,6 +43,11 @@ class QTRANConfig(QLearningConfig):
     lambda_opt: float = 1.0  # weight of L_opt: sum Q_i matches Q_jt - V_jt at the greedy joint action
     lambda_nopt: float = 1.0  # weight of L_nopt: sum Q_i stays above Q_jt - V_jt at other joint actions
     joint_hidden: int = 64  # width of the Q_jt and V_jt networks
+    variant: str = "base"  # "base": L_nopt on the actions taken; "alt": L_nopt-min over each agent's deviations
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("base", "alt"):
+            raise ValueError(f"variant must be 'base' or 'alt', not '{self.variant}'")
 
 
 def _mlp(in_dim: int, hidden: int) -> nn.Sequential:
@@ -106,7 +117,10 @@ class QTRAN(QLearner):
         filled = batch.filled
         l_td = _masked_mean((q_jt - targets).pow(2), filled)
         l_opt = _masked_mean((transformed_greedy - q_jt_greedy + v_jt).pow(2), filled)
-        l_nopt = _masked_mean((transformed_taken - q_jt.detach() + v_jt).clamp(max=0.0).pow(2), filled)
+        if cfg.variant == "alt":
+            l_nopt = self.nopt_min_loss(batch, q_now, q_taken, transformed_taken, v_jt)
+        else:
+            l_nopt = _masked_mean((transformed_taken - q_jt.detach() + v_jt).clamp(max=0.0).pow(2), filled)
         loss = l_td + cfg.lambda_opt * l_opt + cfg.lambda_nopt * l_nopt
         return loss, {
             "loss/td": float(l_td.detach()),
@@ -115,6 +129,22 @@ class QTRAN(QLearner):
             "loss/q_taken_mean": float(_masked_mean(q_jt.detach(), filled)),
             "loss/target_mean": float(_masked_mean(targets, filled)),
         }
+
+    def nopt_min_loss(self, batch: EpisodeBatch, q_now: torch.Tensor, q_taken: torch.Tensor,
+                      transformed_taken: torch.Tensor, v_jt: torch.Tensor) -> torch.Tensor:
+        """QTRAN-alt's L_nopt-min: for each agent i, with the others' taken actions u_-i fixed,
+        ``min over u_i of Q'(s, u_i, u_-i) - Q_jt(s, u_i, u_-i) + V_jt(s)`` is held at 0."""
+        B, T, N, A = q_now.shape
+        alive, avail = batch.alive[:, :-1], batch.avail[:, :-1]
+        own = torch.eye(N, dtype=torch.bool).view(N, 1, N)  # [agent i, 1, agent j]: is j the deviating agent
+        counterfactual = torch.where(own, torch.arange(A).view(1, A, 1), batch.actions[:, :, None, None, :])
+        with torch.no_grad():
+            state = batch.state[:, :-1, None, None, :].expand(B, T, N, A, -1)
+            q_jt = self.mixer.q(state, counterfactual, alive[:, :, None, None, :].expand(B, T, N, A, N))
+        alive_f = alive.float()
+        transformed = (transformed_taken[..., None, None] - (q_taken * alive_f)[..., None]) + q_now * alive_f[..., None]
+        gap = (transformed - q_jt + v_jt[..., None, None]).masked_fill(~avail, float("inf"))
+        return _masked_mean(gap.min(dim=-1).values.pow(2), batch.filled[..., None] & alive)
 
     def joint_values(self, agent_q: torch.Tensor, joint: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Q_tot is Q_jt(s, u) itself: the unconstrained joint value, not a mix of the Q_i."""

@@ -89,6 +89,12 @@ def _matrix(rows: list[list[float | None]] | None) -> str:
     return "[" + ", ".join("[" + ", ".join("-" if v is None else f"{v:.1f}" for v in r) + "]" for r in rows) + "]"
 
 
+def _display(label: str) -> str:
+    """``qtran_alt`` -> ``QTRAN-alt``: the algorithm in capitals, a variant as it is."""
+    name, _, variant = label.partition("_")
+    return name.upper() + (f"-{variant}" if variant else "")
+
+
 def _payoff(env_name: str, kwargs: dict) -> list[list[float]]:
     adapter = make_env(env_name, kwargs)
     try:
@@ -118,7 +124,8 @@ def render(spec: TableSpec, results: dict[tuple[str, str, int], dict[str, Any]])
         "-16/3, actions 1 and 2 average -4), and it fits no payoff with an interaction. QMIX's Q_tot is "
         "monotonic in each Q_i, so on `nonmonotonic` either Q_tot(0,1) >= Q_tot(1,1) or Q_tot(0,0) <= Q_tot(1,0): "
         "some entry is off by at least 6, though it may still rank (0, 0) first. QTRAN's Q_jt is "
-        "unconstrained and the Q_i only have to share its argmax. Independent learners estimate each "
+        "unconstrained and the Q_i only have to share its argmax (QTRAN-alt, `algo.variant: alt`, holds "
+        "each agent's deviations to that rather than only the joint action taken). Independent learners estimate each "
         "action's payoff averaged over the partner's uniform play.",
         "",
         f"Metric contract: return = sum over the one-step episode of the team reward = the payoff (reward aggregation "
@@ -146,7 +153,7 @@ def render(spec: TableSpec, results: dict[tuple[str, str, int], dict[str, Any]])
             greedy = " ".join("(" + ",".join(map(str, r["greedy"])) + ")" for r in seeds)
             optimal = sum(p == best for p in payoffs)
             table = seeds[0]["table"]
-            lines.append(f"| {algo.label.upper()} | {greedy} | {statistics.mean(payoffs):.2f} ± {std:.2f} | "
+            lines.append(f"| {_display(algo.label)} | {greedy} | {statistics.mean(payoffs):.2f} ± {std:.2f} | "
                          f"{optimal}/{len(payoffs)} | {_matrix(table['joint_q'])} | {_matrix(table['agent_q'])} |")
         lines.append("")
     return "\n".join(lines)

@@ -114,3 +114,42 @@ def test_qtran_on_box_actions_fails_in_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "qtran" in result.stderr and "discrete" in result.stderr and "continuous" in result.stderr
     assert not any(tmp_path.iterdir()), "nothing is left on disk"
+
+
+def test_alt_nopt_min_is_each_agents_smallest_counterfactual_gap():
+    torch.manual_seed(0)
+    algo = QTRAN(spec(limit=4), QTRANConfig(variant="alt", standardise_rewards=False))
+    b = batch(algo.spec, B=2)
+    b.avail[:, :, 0, 3] = False  # agent a may not take action 3: its deviations skip it
+    q_all, _ = algo.unroll_agents(b)
+    q_now = q_all[:, :-1].detach()
+    state, actions = b.state[:, :-1], b.actions
+    with torch.no_grad():
+        v = algo.mixer.v(state)
+    squares = []
+    for bi in range(2):
+        for t in range(b.filled.shape[1]):
+            if not b.filled[bi, t]:
+                continue
+            for i in range(2):
+                gaps = []
+                for a in range(4):
+                    if not b.avail[bi, t, i, a]:
+                        continue
+                    u = actions[bi, t].clone()
+                    u[i] = a
+                    with torch.no_grad():
+                        q_jt = algo.mixer.q(state[bi, t], u)
+                    transformed = sum(q_now[bi, t, j, u[j]] for j in range(2))
+                    gaps.append(transformed - q_jt + v[bi, t])
+                squares.append(min(gaps) ** 2)
+    expected = torch.stack(squares).mean()
+    q_taken = q_all[:, :-1].gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    got = algo.nopt_min_loss(b, q_all[:, :-1], q_taken, q_taken.sum(-1), algo.mixer.v(state))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_unknown_variant_is_a_config_error(cli_main):
+    code, _, err = cli_main("run", "--algo", "qtran", "--env", "nonmonotonic", "--set", "algo.variant=beta",
+                            "--wandb", "disabled", "--no-progress")
+    assert code == 2 and "variant must be 'base' or 'alt'" in err and err.count("\n") == 1
