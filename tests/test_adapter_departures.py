@@ -24,10 +24,7 @@ from tests.adapter_envs import Departures
 
 ENV = "tests.adapter_envs:Departures"
 ALGOS = sorted(algo_names())
-
-
-def kind_for(name: str) -> str:
-    return "discrete" if "discrete" in get_algo(name).action_kinds else "continuous"
+CASES = [(name, kind) for name in ALGOS for kind in ("discrete", "continuous") if kind in get_algo(name).action_kinds]
 
 
 def small_config(cls) -> object:
@@ -49,13 +46,13 @@ def test_departures_are_seen_as_alive_masks_and_no_op_actions():
     assert alive == [[1, 1, 1], [0, 1, 1], [0, 1, 1], [0, 0, 1], [0, 0, 1], [0, 0, 0]]
 
 
-@pytest.mark.parametrize("name", ALGOS)
-def test_every_algorithm_trains_on_an_env_whose_agents_leave(name, tmp_path):
+@pytest.mark.parametrize("name, kind", CASES)
+def test_every_algorithm_trains_on_an_env_whose_agents_leave(name, kind, tmp_path):
     cls = get_algo(name)
     sets = ["wandb.mode=disabled", "n_envs=2", "test_episodes=2", "test_interval=300", "log_interval=300",
-            "checkpoint_interval=1000", f"env.kwargs.continuous={'true' if kind_for(name) == 'continuous' else 'false'}"]
+            "checkpoint_interval=1000", f"env.kwargs.continuous={'true' if kind == 'continuous' else 'false'}"]
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    sets += [f"algo.{k}={v}" for k, v in {"batch_size": 4, "rollout_length": 10}.items() if k in fields]
+    sets += [f"algo.{k}={v}" for k, v in {"batch_size": 4}.items() if k in fields]
     config = load_config(name, ENV, sets=sets, steps=300, seed=0)
     (tmp_path / name).mkdir()
     info = Trainer(config, tmp_path / name, show_progress=False).train()
@@ -67,11 +64,11 @@ def test_every_algorithm_trains_on_an_env_whose_agents_leave(name, tmp_path):
 
 
 # ----------------------------------------------------------------------------- exact invariance
-def collect(name: str, seed: int = 0):
+def collect(name: str, kind: str = "discrete", seed: int = 0):
     """An algorithm and a buffer filled from the departures env by marlzoo's own runners."""
     torch.manual_seed(seed)
     cls = get_algo(name)
-    continuous = kind_for(name) == "continuous"
+    continuous = kind == "continuous"
     venv = VectorEnv(lambda: PettingZooAdapter(Departures(continuous=continuous), "departures"), 3)
     algo = cls(venv.spec, small_config(cls))
     buffer = algo.make_buffer()
@@ -145,9 +142,9 @@ def assert_same(a, b, where="state") -> None:
         assert a == b, f"{where}: {a} != {b}"
 
 
-@pytest.mark.parametrize("name", ALGOS)
-def test_learning_is_bit_identical_whatever_was_recorded_for_departed_agents(name):
-    algo, buffer = collect(name)
+@pytest.mark.parametrize("name, kind", CASES)
+def test_learning_is_bit_identical_whatever_was_recorded_for_departed_agents(name, kind):
+    algo, buffer = collect(name, kind)
     twin, garbage = copy.deepcopy(algo), copy.deepcopy(buffer)
     assert perturb_departed(garbage) > 0
     for step in range(2):
@@ -157,7 +154,7 @@ def test_learning_is_bit_identical_whatever_was_recorded_for_departed_agents(nam
         metrics_garbage = twin.learn(garbage, 1000)
         assert metrics == metrics_garbage
         if name == "iql":  # it learns from the latest episodes once; give it the same episodes again
-            buffer.insert(_episode_batches(collect(name)[1])[0])
+            buffer.insert(_episode_batches(collect(name, kind)[1])[0])
             garbage.insert(_episode_batches(buffer)[0])
             perturb_departed(garbage, seed=2 + step)
     assert metrics, f"{name} did not learn"
