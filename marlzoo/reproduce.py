@@ -129,12 +129,33 @@ class LocalBackend:
     def __exit__(self, *exc: Any) -> None:
         pass
 
+    max_pool_deaths = 3  # a worker killed from outside breaks the whole pool; a task rides out this many
+
     def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        deaths = {task.cell: 0 for task in tasks}
+        todo = list(tasks)
+        while todo:
+            broken = self._run_pool(todo, on_result)
+            todo = []
+            for task, error in broken:  # every unfinished task of a broken pool: retry, up to a limit
+                deaths[task.cell] += 1
+                if deaths[task.cell] < self.max_pool_deaths:
+                    todo.append(task)
+                else:
+                    on_result(task, BrokenProcessPool(f"a worker died {deaths[task.cell]} times while this cell was "
+                                                      f"queued or running (killed from outside, or out of memory?): {error}"))
+
+    def _run_pool(self, tasks: list[CellTask], on_result: OnResult) -> list[tuple[CellTask, BaseException]]:
+        """Run ``tasks`` in a fresh pool; returns the tasks a broken pool left unfinished."""
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         ctx = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx, initializer=worker_init)
+        broken: list[tuple[CellTask, BaseException]] = []
         try:
             pending = {pool.submit(run_cell, task): task for task in tasks}
             while pending:
@@ -142,9 +163,13 @@ class LocalBackend:
                 for future in done:
                     task = pending.pop(future)
                     error = future.exception()
-                    on_result(task, error if error is not None else future.result())
+                    if isinstance(error, BrokenProcessPool):
+                        broken.append((task, error))
+                    else:
+                        on_result(task, error if error is not None else future.result())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        return broken
 
 
 class RayBackend:
@@ -264,6 +289,7 @@ class TableStore:
         """Write a finished cell's artifacts, then rename them into place in one step."""
         final = self.cell_dir(cell)
         staging = Path(tempfile.mkdtemp(prefix="commit-", dir=self.scratch))
+        staging.chmod(0o755)  # mkdtemp's 0700 is for secrets; these are results to share
         for name, data in result["files"].items():
             (staging / name).write_bytes(data)
         run_dir = Path(result["run_dir"])

@@ -133,20 +133,43 @@ def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main,
     assert "would run qmix/simple_spread/seed0" in stderr and "would run vdn" not in stderr
 
 
+def _children(pid: int, marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and marker in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
 def test_a_killed_call_resumes(grid, tmp_path):
     _, grid_out, _ = grid
     spec = write_spec(tmp_path / "configs", {**TINY, "keep_checkpoints": True})
     out = tmp_path / "out"
     proc = subprocess.Popen(["marlzoo", "reproduce", str(spec), "--workers", "1", "--out", str(out), "--wandb", "disabled"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list((out / "runs" / "tiny").glob("*/*/seed*/cell.json")) and time.monotonic() < deadline:
-        assert proc.poll() is None, "reproduce ended before it was killed"
-        time.sleep(0.1)
+
+    def wait_for_cells(n: int) -> None:
+        deadline = time.monotonic() + 300
+        while len(list((out / "runs" / "tiny").glob("*/*/seed*/cell.json"))) < n and time.monotonic() < deadline:
+            assert proc.poll() is None, "reproduce ended before it was killed"
+            time.sleep(0.1)
+        assert len(list((out / "runs" / "tiny").glob("*/*/seed*/cell.json"))) >= n, "timed out"
+
+    wait_for_cells(1)
+    # A worker killed from outside breaks the process pool: the driver starts a new one and carries on.
+    workers = _children(proc.pid, "spawn_main")
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    wait_for_cells(2)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker, mid-table
     proc.wait(timeout=30)
     done = sorted(str(p.parent.relative_to(out / "runs" / "tiny")) for p in (out / "runs" / "tiny").glob("*/*/seed*/cell.json"))
-    assert 1 <= len(done) < 4
+    assert 2 <= len(done) < 4
     kept = {cell: (out / "runs" / "tiny" / cell / "cell.json").read_text() for cell in done}
     assert not (out / "tiny.md").exists()
 
