@@ -93,3 +93,13 @@ def test_stable_baselines3_ppo_learns_on_simple_spread():
     assert np.isfinite(mean) and -400 < mean < 0  # simple_spread returns: the sum of 3 agents over 25 steps
     action, _ = model.predict(env.reset(seed=1)[0], deterministic=True)
     assert env.action_space.contains(action)
+
+
+def test_continuous_joint_action_is_split_back_per_agent():
+    env = to_gymnasium(Departures(continuous=True))
+    assert env.action_space.shape == (6,)
+    env.reset(seed=0)
+    _, reward, _, _, _ = env.step(np.array([0.0, 0.9, 0.5, -0.9, 1.0, 0.3], np.float32))  # targets/2: 0, .5, 1
+    assert reward == pytest.approx(3.0)
+    _, reward, _, _, _ = env.step(np.array([0.5, 0.0, 0.5, 0.0, 0.5, 0.0], np.float32))
+    assert reward == pytest.approx(0.5 + 1.0 + 0.5)
