@@ -4,7 +4,7 @@ Each cell (an algorithm, an env, a seed) is cached under a key: a hash of its fu
 (without the ``wandb`` section, which says where metrics go, not what is computed) and the marlzoo
 version. A cell is done when ``<out>/runs/<table>/<algo>/<env>/seed<k>/cell.json`` holds the current
 key. Workers train in a scratch directory and send back the small artifacts (``metrics.jsonl``,
-``run.json``, ``config.yaml``); the driver writes them into a fresh directory and renames it into
+``run.json``, ``config.yaml``, and ``checkpoint.pt`` if the spec keeps checkpoints); the driver writes them into a fresh directory and renames it into
 place, so a killed call leaves either a whole cell or none, and the next call resumes.
 
 Backends: ``local`` is a pool of worker processes on this machine; ``ray`` makes each cell a Ray
@@ -74,7 +74,7 @@ def worker_init() -> None:
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """Train one cell in-process and return its artifacts' text; the checkpoint is not kept."""
+    """Train one cell in-process and return its artifacts' bytes (the checkpoint only if ``keep_checkpoint``)."""
     import torch
 
     from marlzoo.trainer import Trainer, new_run_dir
