@@ -154,6 +154,7 @@ class PettingZooAdapter:
             transforms=tuple(notes),
         )
         self.t = 0
+        self._episode_seeds: np.random.Generator | None = None
 
     # ----------------------------------------------------------------- description
     def _common_obs_shape(self) -> tuple[int, ...]:
@@ -316,8 +317,15 @@ class PettingZooAdapter:
 
     # ----------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> None:
+        """Start an episode. A turn-based game reset without a seed gets one drawn from the last seed
+        given: OpenSpiel games (Hanabi, through shimmy) draw fresh entropy on ``reset(seed=None)``,
+        which would make a seeded run impossible to repeat."""
         self.t = 0
         if self.turn_based:
+            if seed is not None:
+                self._episode_seeds = np.random.default_rng(seed)
+            elif self._episode_seeds is not None:
+                seed = int(self._episode_seeds.integers(2**31 - 1))
             self.env.reset(seed=seed)
             self._skip_departed()
             self._write_turn()
