@@ -16,7 +16,7 @@ import pytest
 import torch
 from pettingzoo.test import parallel_api_test
 
-from marlzoo import Algorithm, register_algo
+from marlzoo import register_algo
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.matrix_games import CLIMBING, NONMONOTONIC, climbing, nonmonotonic, penalty, penalty_payoff
@@ -24,6 +24,7 @@ from marlzoo.evaluate import value_table_of_run
 from marlzoo.tables import load_table
 from marlzoo.trainer import Trainer
 from tests.conftest import REPO
+from tests.test_learning import UniformRandom
 
 PAYOFF = np.array(NONMONOTONIC)
 SEEDS = range(5)
@@ -160,21 +161,8 @@ def test_eval_qtable_refuses_an_env_with_more_than_one_state(tmp_path, cli_main)
     assert err.count("\n") == 1 and "single state" in err
 
 
-@register_algo("random_policy_for_qtable_test")
-class RandomPolicy(Algorithm):
-    """A policy with no action values: --qtable has nothing to show for it."""
-
-    def act(self, obs, avail, hidden, *, explore, t_env):
-        return torch.zeros(avail.shape[:-1], dtype=torch.long), hidden
-
-    def learn(self, buffer, t_env):
-        return {}
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
+# Uniform random play has no action values: --qtable has nothing to show for it.
+register_algo("random_policy_for_qtable_test")(UniformRandom)
 
 
 def test_eval_qtable_refuses_an_algorithm_without_action_values(tmp_path, cli_main):
