@@ -236,8 +236,8 @@ def _provenance(runs: list[SeedRun], runs_link: str) -> list[str]:
     return [
         "## Provenance",
         "",
-        f"- marlzoo {_distinct([r.info.get('marlzoo_version') for r in runs])}, "
-        f"commit {_distinct([r.info.get('git_commit') for r in runs])}",
+        f"- marlzoo {_distinct([r.info.get('marlzoo_version') for r in runs])}; git commit at the start of the runs: "
+        f"{_distinct([r.info.get('git_commit') for r in runs])} (-dirty: the tree had uncommitted changes)",
         f"- hardware: {machines}",
         f"- software: {software}",
         f"- scheduling: {sharing}",
