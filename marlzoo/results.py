@@ -237,7 +237,9 @@ def _provenance(runs: list[SeedRun], runs_link: str) -> list[str]:
         "## Provenance",
         "",
         f"- marlzoo {_distinct([r.info.get('marlzoo_version') for r in runs])}; git commit at the start of the runs: "
-        f"{_distinct([r.info.get('git_commit') for r in runs])} (-dirty: the tree had uncommitted changes)",
+        f"{_distinct([r.info.get('git_commit') for r in runs])}"
+        + (" (-dirty: the tree had uncommitted changes)" if any(str(r.info.get("git_commit")).endswith("-dirty")
+                                                                 for r in runs) else ""),
         f"- hardware: {machines}",
         f"- software: {software}",
         f"- scheduling: {sharing}",
