@@ -4,9 +4,10 @@
     python benchmarks/adapter_overhead.py --env hanabi --steps 5000          # a turn-based AECEnv
     python benchmarks/adapter_overhead.py --env simple_spread --steps 5000
 
-Three figures, in env steps per second (a step is one joint action, or one turn of a turn-based game),
-each the median over rounds in which the phases alternate, so that load on a shared machine hits
-them alike:
+Three figures, in env steps per second (a step is one joint action, or one turn of a turn-based game).
+Each is measured by the wall clock and by this process's CPU time (on a shared machine other
+processes stretch the first but not the second, so CPU-time ratios are the fair comparison); the
+phases alternate in rounds and each figure is the best over rounds:
   raw       the env as its factory builds it (with the catalogue's preprocessing), stepped with
             random legal actions through its own API: ``step(dict)`` for a ParallelEnv, the
             ``agent_iter()``/``last()`` loop for an AECEnv
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -50,11 +51,17 @@ def _mask_of(obs, info):
     return info.get("action_mask") if info else None
 
 
-def raw_parallel(env, steps: int, seed: int) -> float:
+def timed(work: Callable[[], float]) -> tuple[float, float]:
+    """Run ``work`` (which returns the env steps it took) and return (wall sps, CPU-time sps)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    steps = work()
+    return steps / (time.perf_counter() - wall), steps / (time.process_time() - cpu)
+
+
+def raw_parallel(env, steps: int, seed: int) -> int:
     rng = np.random.default_rng(seed)
     samplers = {a: _sampler(env.action_space(a), rng) for a in env.possible_agents}
     n, episode = 0, 0
-    start = time.perf_counter()
     while n < steps:
         observations, infos = env.reset(seed=seed + episode)
         episode += 1
@@ -62,7 +69,7 @@ def raw_parallel(env, steps: int, seed: int) -> float:
             actions = {a: samplers[a](_mask_of(observations.get(a), infos.get(a))) for a in env.agents}
             observations, _, _, _, infos = env.step(actions)
             n += 1
-    return n / (time.perf_counter() - start)
+    return n
 
 
 def raw_aec(env, steps: int, seed: int) -> float:
@@ -71,7 +78,6 @@ def raw_aec(env, steps: int, seed: int) -> float:
     samplers = {a: _sampler(env.action_space(a), rng) for a in env.possible_agents}
     per_step = len(env.possible_agents) if env.metadata.get("is_parallelizable", False) else 1
     turns, episode = 0, 0
-    start = time.perf_counter()
     while turns < steps * per_step:
         env.reset(seed=seed + episode)
         episode += 1
@@ -81,14 +87,13 @@ def raw_aec(env, steps: int, seed: int) -> float:
             turns += 0 if term or trunc else 1
             if turns >= steps * per_step:
                 break
-    return turns / per_step / (time.perf_counter() - start)
+    return turns / per_step
 
 
-def adapter_sps(adapter, steps: int, seed: int) -> float:
+def adapter_steps(adapter, steps: int, seed: int) -> int:
     rng = np.random.default_rng(seed)
     spec = adapter.spec
     n, episode, done = 0, 0, True
-    start = time.perf_counter()
     while n < steps:
         if done:
             adapter.reset(seed=seed + episode)
@@ -103,15 +108,14 @@ def adapter_sps(adapter, steps: int, seed: int) -> float:
         _, terminated, truncated = adapter.step(actions)
         done = terminated or truncated
         n += 1
-    return n / (time.perf_counter() - start)
+    return n
 
 
-def rollout_sps(runner: EpisodeRunner, algo, steps: int) -> float:
+def rollout_steps(runner: EpisodeRunner, algo, steps: int) -> int:
     n = 0
-    start = time.perf_counter()
     while n < steps:
         n += runner.run(algo, explore=True, t_env=0)[1].steps
-    return n / (time.perf_counter() - start)
+    return n
 
 
 def main() -> None:
@@ -136,25 +140,28 @@ def main() -> None:
     spec = adapter.spec
     kind = "turn-based AECEnv" if spec.turn_based else "AECEnv" if isinstance(factory(**e.kwargs), AECEnv) else "ParallelEnv"
 
-    raw, adapted, rollout = [], [], []
+    phases: dict[str, list[tuple[float, float]]] = {"raw": [], "adapter": [], "rollout": []}
     for r in range(args.rounds):
         env = factory(**e.kwargs)
-        raw.append((raw_aec if isinstance(env, AECEnv) else raw_parallel)(env, args.steps, seed=r))
+        raw_run = raw_aec if isinstance(env, AECEnv) else raw_parallel
+        phases["raw"].append(timed(lambda: raw_run(env, args.steps, seed=r)))
         env.close()
-        adapted.append(adapter_sps(adapter, args.steps, seed=r))
-        rollout.append(rollout_sps(runner, algo, args.steps))
-        print(f"round {r + 1}: raw {raw[-1]:.0f}  adapter {adapted[-1]:.0f}  rollout[{args.algo}] {rollout[-1]:.0f}",
+        phases["adapter"].append(timed(lambda: adapter_steps(adapter, args.steps, seed=r)))
+        phases["rollout"].append(timed(lambda: rollout_steps(runner, algo, args.steps)))
+        print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1][0]:.0f} (cpu {v[-1][1]:.0f})" for k, v in phases.items()),
               flush=True)
 
+    best = {k: (max(w for w, _ in v), max(c for _, c in v)) for k, v in phases.items()}
     result = {"env": args.env, "api": kind, "n_agents": spec.n_agents, "obs_shape": list(spec.obs_shape),
-              "algo": args.algo, "n_envs": args.n_envs, "steps": args.steps, "rounds": args.rounds,
-              "raw_sps": round(statistics.median(raw), 1), "adapter_sps": round(statistics.median(adapted), 1),
-              "rollout_sps": round(statistics.median(rollout), 1)}
-    result["adapter_ratio"] = round(result["adapter_sps"] / result["raw_sps"], 3)
-    result["rollout_ratio"] = round(result["rollout_sps"] / result["raw_sps"], 3)
-    print(f"{args.env} ({kind}): raw {result['raw_sps']:.0f} steps/s; adapter {result['adapter_sps']:.0f} "
-          f"({result['adapter_ratio']:.2f}x raw); rollout with {args.algo} {result['rollout_sps']:.0f} "
-          f"({result['rollout_ratio']:.2f}x raw)")
+              "algo": args.algo, "n_envs": args.n_envs, "steps": args.steps, "rounds": args.rounds}
+    for key, (wall, cpu) in best.items():
+        result[f"{key}_sps"], result[f"{key}_cpu_sps"] = round(wall, 1), round(cpu, 1)
+    for key in ("adapter", "rollout"):
+        result[f"{key}_ratio"] = round(best[key][0] / best["raw"][0], 3)
+        result[f"{key}_cpu_ratio"] = round(best[key][1] / best["raw"][1], 3)
+    print(f"{args.env} ({kind}): raw {result['raw_sps']:.0f} steps/s (cpu {result['raw_cpu_sps']:.0f}); "
+          f"adapter {result['adapter_ratio']:.2f}x raw (cpu {result['adapter_cpu_ratio']:.2f}x); rollout with "
+          f"{args.algo} {result['rollout_ratio']:.2f}x raw (cpu {result['rollout_cpu_ratio']:.2f}x)")
     print(json.dumps(result))
 
 

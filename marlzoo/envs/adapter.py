@@ -286,15 +286,16 @@ class PettingZooAdapter:
         obs.fill(0.0)
         avail[:] = self._waiting_avail
         alive.fill(False)
-        acting = env.agent_selection
+        # Each attribute read goes through every wrapper's __getattr__: read each once.
+        acting, terms, truncs, observe = env.agent_selection, env.terminations, env.truncations, env.observe
         name = value = None
         try:
             for name in env.agents:
-                if env.terminations.get(name, False) or env.truncations.get(name, False):
+                if terms.get(name, False) or truncs.get(name, False):
                     continue
                 i = index[name]
                 alive[i] = True
-                value = env.observe(name)
+                value = observe(name)
                 if name == acting:
                     avail[i] = self._static_avail[i]
                     info = env.infos.get(name)
@@ -394,7 +395,8 @@ class PettingZooAdapter:
         reward = float(sum(rewards.values()))
         if self._mean_reward and rewards:
             reward /= len(rewards)
-        truncated_any = any(env.truncations.get(n, False) for n in env.agents)
+        truncs = env.truncations
+        truncated_any = any(truncs.get(n, False) for n in env.agents)
         reward += self._skip_departed()
         self._write_turn()
         if env.agents and self.t < self.spec.episode_limit:
@@ -407,7 +409,10 @@ class PettingZooAdapter:
         """Step the agents that have finished (``step(None)``) until a live agent's turn comes or
         none is left; returns the team reward those steps produced (normally 0)."""
         env, reward = self.env, 0.0
-        while env.agents and (env.terminations[env.agent_selection] or env.truncations[env.agent_selection]):
+        while env.agents:
+            selected = env.agent_selection
+            if not (env.terminations[selected] or env.truncations[selected]):
+                break
             env.step(None)
             rewards = env.rewards
             if rewards:
