@@ -1,4 +1,4 @@
-"""QTRAN-base: learning to factorise with transformation (Son et al., 2019).
+"""QTRAN: learning to factorise with transformation (Son et al., 2019); QTRAN-base, and QTRAN-alt as an option.
 
 VDN and QMIX make Q_tot additive or monotonic in the Q_i, so the agents' greedy actions are the
 team's greedy action by construction, but they cannot represent payoffs such as the non-monotonic
@@ -25,7 +25,7 @@ acting, replay, targets and double Q, is the shared Q-learning core.
 deviations rather than only at the joint action taken. For each agent i, with the others' taken
 actions u_-i fixed, it holds  min over u_i of  Q'(s, u_i, u_-i) - Q_jt(s, u_i, u_-i) + V_jt(s)  at 0.
 Each agent then gets a signal about its own actions, which base's single joint action does not give;
-on simple_spread that is the difference between learning and not (see the README).
+on simple_spread, base barely learns in 20k steps while alt does (figures in the README).
 """
 
 from dataclasses import dataclass
