@@ -3,6 +3,7 @@
     python benchmarks/adapter_overhead.py --env pistonball --steps 400
     python benchmarks/adapter_overhead.py --env hanabi --steps 5000          # a turn-based AECEnv
     python benchmarks/adapter_overhead.py --env simple_spread --steps 5000
+    python benchmarks/adapter_overhead.py --pixels --steps 300   # pistonball: marlzoo's vs SuperSuit's preprocessing
 
 Three figures, in env steps per second (a step is one joint action, or one turn of a turn-based game).
 Each is measured by the wall clock and by this process's CPU time (on a shared machine other
@@ -118,6 +119,33 @@ def rollout_steps(runner: EpisodeRunner, algo, steps: int) -> int:
     return n
 
 
+def compare_pixels(steps: int, rounds: int) -> None:
+    """Raw pistonball, with marlzoo's PixelPreprocess, and with SuperSuit's equivalent wrappers."""
+    import supersuit as ss
+    from pettingzoo.butterfly import pistonball_v6
+
+    from marlzoo.envs.images import pistonball
+
+    def plain():
+        return pistonball_v6.parallel_env(n_pistons=5, continuous=False, render_mode="rgb_array")
+
+    variants = {
+        "none": plain,
+        "marlzoo PixelPreprocess": pistonball,
+        "SuperSuit color_reduction+resize+frame_stack":
+            lambda: ss.frame_stack_v1(ss.resize_v1(ss.color_reduction_v0(plain(), "full"), 16, 32), 3),
+    }
+    best: dict[str, tuple[float, float]] = {}
+    for r in range(rounds):
+        for name, make in variants.items():
+            env = make()
+            wall, cpu = timed(lambda: raw_parallel(env, steps, seed=r))
+            best[name] = (max(wall, best.get(name, (0, 0))[0]), max(cpu, best.get(name, (0, 0))[1]))
+    for name, (wall, cpu) in best.items():
+        print(f"pistonball (5 pistons), preprocessing {name}: {wall:.0f} steps/s (cpu {cpu:.0f})")
+    print(json.dumps({name: {"sps": round(w, 1), "cpu_sps": round(c, 1)} for name, (w, c) in best.items()}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--env", default="pistonball")
@@ -126,8 +154,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--pixels", action="store_true", help="compare pistonball's pixel preprocessing instead")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.pixels:
+        compare_pixels(args.steps, args.rounds)
+        return
 
     cfg = load_config(args.algo, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
     e = cfg.env
