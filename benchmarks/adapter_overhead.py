@@ -170,7 +170,9 @@ def main() -> None:
     runner = EpisodeRunner(venv, seed=0)
     runner.run(algo, explore=True, t_env=0)  # warm up
     spec = adapter.spec
-    kind = "turn-based AECEnv" if spec.turn_based else "AECEnv" if isinstance(factory(**e.kwargs), AECEnv) else "ParallelEnv"
+    kind = "turn-based AECEnv" if spec.turn_based else "ParallelEnv"
+    if not spec.turn_based and isinstance(factory(**e.kwargs), AECEnv):
+        kind = "AECEnv"
 
     phases: dict[str, list[tuple[float, float]]] = {"raw": [], "adapter": [], "rollout": []}
     for r in range(args.rounds):

@@ -29,7 +29,8 @@ class Composite(ParallelEnv):
         if obs_kind == "tuple":
             self._obs = spaces.Tuple((spaces.Box(-1, 1, (2,), np.float32), spaces.Box(0, 5, (3,), np.float32)))
         else:
-            parts = {"pos": spaces.Box(-1, 1, (2,), np.float32), "flags": spaces.MultiBinary(3), "mode": spaces.Discrete(2)}
+            parts = {"pos": spaces.Box(-1, 1, (2,), np.float32), "flags": spaces.MultiBinary(3),
+                     "mode": spaces.Discrete(2)}
             if obs_kind == "dict":
                 parts["action_mask"] = spaces.MultiBinary(sum(self.NVEC))
             self._obs = spaces.Dict(parts)

@@ -83,7 +83,8 @@ def collect(name: str, kind: str = "discrete", seed: int = 0):
 
 
 def _episode_batches(buffer) -> list[EpisodeBatch]:
-    return [b for b in (getattr(buffer, "storage", None), getattr(buffer, "batch", None)) if isinstance(b, EpisodeBatch)]
+    candidates = (getattr(buffer, "storage", None), getattr(buffer, "batch", None))
+    return [b for b in candidates if isinstance(b, EpisodeBatch)]
 
 
 def perturb_departed(buffer, seed: int = 1) -> int:

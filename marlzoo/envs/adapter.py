@@ -108,7 +108,7 @@ class PettingZooAdapter:
         if self.turn_based and not self._discrete:
             raise UserError(
                 f"env '{env_id}' is a turn-based AECEnv with continuous actions; marlzoo runs turn-based games "
-                "with discrete actions only (a parallelizable AECEnv, metadata is_parallelizable=True, runs in parallel)"
+                "with discrete actions only (an AECEnv whose metadata says is_parallelizable=True runs in parallel)"
             )
         if self.turn_based:
             n_actions += 1
@@ -359,8 +359,8 @@ class PettingZooAdapter:
             observations, rewards, terms, truncs, infos = result
         except (TypeError, ValueError):
             raise UserError(
-                f"env '{self.env_id}': step() returned {type(result).__name__} of {len(result) if hasattr(result, '__len__') else '?'} "
-                "items, not (observations, rewards, terminations, truncations, infos); marlzoo needs the "
+                f"env '{self.env_id}': step() returned {type(result).__name__} of "
+                f"{len(result) if hasattr(result, '__len__') else '?'} items, not (observations, rewards, terminations, truncations, infos); marlzoo needs the "
                 "PettingZoo >= 1.24 API"
             ) from None
         self.t += 1

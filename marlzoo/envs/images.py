@@ -38,7 +38,7 @@ class PixelPreprocess(BaseParallelWrapper):
         super().__init__(env)
         h, w = (int(s) for s in size)
         if h < 1 or w < 1 or frames < 1:
-            raise UserError(f"pixel preprocessing needs a positive size and frame count, not size={size} frames={frames}")
+            raise UserError(f"pixel preprocessing needs a positive size and frame count, not {size} and {frames}")
         self.size, self.frames, self.grey = (h, w), int(frames), bool(grey)
         self._state_fn = state_fn
         self._grids: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
@@ -48,7 +48,7 @@ class PixelPreprocess(BaseParallelWrapper):
         for agent in env.possible_agents:
             raw = env.observation_space(agent)
             if not isinstance(raw, spaces.Box) or len(raw.shape) != 3 or raw.shape[2] != 3:
-                raise UserError(f"pixel preprocessing takes (H, W, 3) image observations, but agent '{agent}' has {raw}")
+                raise UserError(f"pixel preprocessing takes (H, W, 3) images, but agent '{agent}' observes {raw}")
             rows = ((np.arange(h) + 0.5) * raw.shape[0] / h).astype(np.intp)
             cols = ((np.arange(w) + 0.5) * raw.shape[1] / w).astype(np.intp)
             self._grids[agent] = (rows[:, None], cols[None, :])

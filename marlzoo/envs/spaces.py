@@ -162,7 +162,8 @@ class MaskedDictCodec(ObsCodec):
     """A Dict with an ``action_mask`` key: the mask is returned, the rest goes through ``inner``."""
 
     def __init__(self, inner: ObsCodec, keys: tuple[str, ...] | None) -> None:
-        super().__init__(inner.shape, (inner.note + ", " if inner.note else "") + "action_mask read from the observation")
+        note = (inner.note + ", " if inner.note else "") + "action_mask read from the observation"
+        super().__init__(inner.shape, note)
         self.inner = inner
         self.image = inner.image
         self.keys = keys  # None: the Dict is {observation, action_mask}; else the keys flattened
