@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,9 @@ class MADDPGConfig:
     logit_reg: float = 1e-3  # discrete: penalty on the actor's squared logits
     noise_std: float = 0.1  # Box: exploration noise, as a fraction of each dimension's half-range
     standardise_rewards: bool = False
+    # what the other agents do in agent i's actor loss: "buffer" (their stored actions, as in the
+    # paper) or "policy" (their current actors' actions, without gradient)
+    others_actions: Literal["buffer", "policy"] = "buffer"
     agent: AgentNetConfig = field(default_factory=AgentNetConfig)  # the actor
     critic: AgentNetConfig = field(default_factory=lambda: AgentNetConfig(hidden=128))
 
@@ -172,11 +175,12 @@ class MADDPG(Algorithm):
         critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
         self.critic_opt.step()
 
-        # actors: agent i's own action from its actor, the others' from the buffer
+        # actors: agent i's own action from its actor (with gradient), the others' as configured
         out, _ = self.actor.unroll(obs)
         out = out[:, :-1]
         own = self.policy_actions(out, batch.avail[:, :-1], sample=True) * alive_now.unsqueeze(-1)
-        joint = torch.where(self.own_slot, own.unsqueeze(-3), taken.unsqueeze(-3))  # [B, T, i, j, A]
+        others = taken if cfg.others_actions == "buffer" else own.detach()
+        joint = torch.where(self.own_slot, own.unsqueeze(-3), others.unsqueeze(-3))  # [B, T, i, j, A]
         q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
         actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
         if self.discrete and cfg.logit_reg > 0:

@@ -51,13 +51,15 @@ from marlzoo.rollouts import PolicyStep, RolloutBuffer
 class MAPPOConfig:
     """MAPPO's hyperparameters (the ``algo:`` section)."""
 
-    lr: float = 5e-4  # actor
-    critic_lr: float = 5e-4
+    # The defaults are the MAPPO paper's MPE settings; configs/algos/mappo.yaml tunes them for
+    # small budgets with few env copies.
+    lr: float = 7e-4  # actor
+    critic_lr: float = 7e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
-    rollout_length: int = 50  # steps of every env copy per update
+    rollout_length: int = 25  # steps of every env copy per update
     epochs: int = 10
-    minibatches: int = 2  # per epoch
+    minibatches: int = 1  # per epoch
     clip: float = 0.2
     value_clip: float = 0.2  # 0 turns the clipped value loss off
     huber_delta: float = 10.0  # 0 means squared error
@@ -218,66 +220,70 @@ class MAPPO(Algorithm):
             return error.pow(2)
         return F.huber_loss(error, torch.zeros_like(error), reduction="none", delta=delta)
 
+    def _loss(self, mb: dict[str, torch.Tensor], hidden0: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The PPO loss of one minibatch (see the module docstring), and its parts for the log."""
+        cfg = self.config
+        log_prob, entropy, v = self._evaluate(mb["obs"], mb["state"], mb["avail"], mb["actions"], mb["starts"], hidden0)
+        m, adv = mb["mask"], mb["advantages"]
+        log_ratio = log_prob - mb["log_prob"]
+        ratio = torch.exp(log_ratio)
+        surrogate = torch.min(ratio * adv, ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv)
+        policy_loss = -_masked_mean(surrogate, m)
+        entropy_mean = _masked_mean(entropy, m)
+        value_error = self._huber(v - mb["targets"])
+        if cfg.value_clip > 0:
+            clipped = mb["old_values"] + (v - mb["old_values"]).clamp(-cfg.value_clip, cfg.value_clip)
+            value_error = torch.max(value_error, self._huber(clipped - mb["targets"]))
+        value_loss = _masked_mean(value_error, m)
+        loss = policy_loss - cfg.entropy_coef * entropy_mean + value_loss
+        parts = {"policy": policy_loss, "value": value_loss, "entropy": entropy_mean,
+                 "log_ratio": log_ratio.detach(), "ratio": ratio.detach(), "mask": m}
+        return loss, parts
+
     def learn(self, buffer: RolloutBuffer, t_env: int) -> dict[str, float]:
         cfg = self.config
         advantages, returns = buffer.advantages(cfg.gamma, cfg.gae_lambda)
         alive = buffer.alive
-        mask = alive.float()
         if cfg.normalise_values:
             self.value_norm.update(returns[alive])
-        targets, old_values = self._normalise(returns), self._normalise(buffer.value)
         if cfg.normalise_advantages:
             live = advantages[alive]
-            advantages = (advantages - live.mean()) / (live.std() + 1e-8) if live.numel() > 1 else advantages
+            if live.numel() > 1:
+                advantages = (advantages - live.mean()) / (live.std() + 1e-8)
         data = {"obs": self._flat(buffer.obs), "state": buffer.state, "avail": buffer.avail,
                 "actions": buffer.actions, "starts": buffer.starts, "log_prob": buffer.log_prob,
-                "advantages": advantages, "targets": targets, "old_values": old_values, "mask": mask}
+                "advantages": advantages, "targets": self._normalise(returns),
+                "old_values": self._normalise(buffer.value), "mask": alive.float()}
         recurrent = buffer.hidden0 is not None
         T, B = buffer.length, buffer.n_envs
         if not recurrent:  # feed-forward: every (step, copy) is an independent sample, shape [1, T*B, ...]
             data = {k: v.reshape(1, T * B, *v.shape[2:]) for k, v in data.items()}
         n_items = B if recurrent else T * B
-        totals = torch.zeros(5)
-        n_minibatches = 0
-        for _ in range(cfg.epochs):
-            for idx in torch.randperm(n_items).chunk(cfg.minibatches):
-                mb = {k: v[:, idx] for k, v in data.items()}
-                hidden0 = None
-                if recurrent:
+        sums = torch.zeros(3)
+        for epoch in range(cfg.epochs):
+            # one minibatch is the whole rollout: no shuffle needed
+            chunks = [None] if cfg.minibatches == 1 else torch.randperm(n_items).chunk(cfg.minibatches)
+            for idx in chunks:
+                mb = data if idx is None else {k: v[:, idx] for k, v in data.items()}
+                hidden0 = buffer.hidden0
+                if recurrent and idx is not None:
                     hidden0 = tuple(None if h is None else h[idx] for h in buffer.hidden0)
-                log_prob, entropy, v = self._evaluate(
-                    mb["obs"], mb["state"], mb["avail"], mb["actions"], mb["starts"], hidden0
-                )
-                m = mb["mask"]
-                ratio = torch.exp(log_prob - mb["log_prob"])
-                adv = mb["advantages"]
-                surrogate = torch.min(ratio * adv, ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv)
-                policy_loss = -_masked_mean(surrogate, m)
-                entropy_mean = _masked_mean(entropy, m)
-                value_error = self._huber(v - mb["targets"])
-                if cfg.value_clip > 0:
-                    clipped = mb["old_values"] + (v - mb["old_values"]).clamp(-cfg.value_clip, cfg.value_clip)
-                    value_error = torch.max(value_error, self._huber(clipped - mb["targets"]))
-                value_loss = _masked_mean(value_error, m)
-                loss = policy_loss - cfg.entropy_coef * entropy_mean + value_loss
+                loss, parts = self._loss(mb, hidden0)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = nn.utils.clip_grad_norm_(self.actor_params, cfg.grad_clip)
-                nn.utils.clip_grad_norm_(self.critic_params, cfg.grad_clip)
+                grad_norm = nn.utils.clip_grad_norm_(self.actor_params, cfg.grad_clip, foreach=True)
+                nn.utils.clip_grad_norm_(self.critic_params, cfg.grad_clip, foreach=True)
                 self.optimizer.step()
-                with torch.no_grad():
-                    log_ratio = log_prob - mb["log_prob"]
-                    approx_kl = _masked_mean(ratio - 1.0 - log_ratio, m)
-                    clipped_frac = _masked_mean(((ratio - 1.0).abs() > cfg.clip).float(), m)
-                    totals += torch.stack([policy_loss.detach(), value_loss.detach(), entropy_mean.detach(),
-                                           approx_kl, clipped_frac])
-                n_minibatches += 1
+                sums += torch.stack([parts["policy"].detach(), parts["value"].detach(), parts["entropy"].detach()])
         self.updates += 1
-        totals = (totals / max(n_minibatches, 1)).tolist()
-        metrics = dict(zip(("loss/policy", "loss/value", "loss/entropy", "loss/approx_kl", "loss/clip_fraction"),
-                           totals))
-        metrics["loss/actor_grad_norm"] = float(grad_norm)
-        return metrics
+        with torch.no_grad():  # how far the last minibatch moved the policy from the one that acted
+            ratio, m = parts["ratio"], parts["mask"]
+            approx_kl = _masked_mean(ratio - 1.0 - parts["log_ratio"], m)
+            clip_fraction = _masked_mean(((ratio - 1.0).abs() > cfg.clip).float(), m)
+        policy, value, entropy = (sums / (cfg.epochs * len(chunks))).tolist()
+        return {"loss/policy": policy, "loss/value": value, "loss/entropy": entropy,
+                "loss/approx_kl": float(approx_kl), "loss/clip_fraction": float(clip_fraction),
+                "loss/actor_grad_norm": float(grad_norm)}
 
     def log_info(self, t_env: int) -> dict[str, float]:
         if self.discrete:
