@@ -81,12 +81,13 @@ def test_mappo_beats_random_play_on_simple_spread(tmp_path):
     cfg = load_config("mappo", "simple_spread", sets=[
         "wandb.mode=disabled", "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",
         "algo.rollout_length=10", "algo.epochs=4", "algo.minibatches=1", "algo.lr=0.001", "algo.critic_lr=0.001",
-        "algo.entropy_coef=0.0"])
+        "algo.entropy_coef=0.0", "algo.gamma=0.95"])
     (tmp_path / "run").mkdir()
     trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
     trainer.train()
     venv = make_vector_env(cfg, 8)
     trained = float(EpisodeRunner(venv, seed=777).evaluate(trainer.algo, 64).mean())
     random = random_return(venv, 64, seed=777)
-    # observed: trained about -69, random about -83 on these seeds
+    print(f"mappo {trained:.1f} random {random:.1f}")
+    # observed: trained about -58, random about -78 on these seeds
     assert trained > random + 8, (trained, random)
