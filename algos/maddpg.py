@@ -172,7 +172,7 @@ class MADDPG(Algorithm):
         critic_loss = ((q - targets).pow(2) * mask).sum() / mask.sum().clamp_min(1.0)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
-        critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+        critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip, foreach=True)
         self.critic_opt.step()
 
         # actors: agent i's own action from its actor (with gradient), the others' as configured
@@ -181,6 +181,7 @@ class MADDPG(Algorithm):
         own = self.policy_actions(out, batch.avail[:, :-1], sample=True) * alive_now.unsqueeze(-1)
         others = taken if cfg.others_actions == "buffer" else own.detach()
         joint = torch.where(self.own_slot, own.unsqueeze(-3), others.unsqueeze(-3))  # [B, T, i, j, A]
+        self.critic.requires_grad_(False)  # the actor loss trains the actors only: skip the critic's weight grads
         q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
         actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
         if self.discrete and cfg.logit_reg > 0:
@@ -189,7 +190,8 @@ class MADDPG(Algorithm):
             actor_loss = actor_loss + cfg.logit_reg * (reg * mask).sum() / mask.sum().clamp_min(1.0)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
-        actor_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.critic.requires_grad_(True)
+        actor_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip, foreach=True)
         self.actor_opt.step()
 
         soft_update(self.target_actor, self.actor, cfg.tau)
