@@ -31,7 +31,10 @@ class Algorithm(ABC):
     Class attributes a subclass sets:
       ``Config``        a dataclass of its hyperparameters: the ``algo:`` section of the config
       ``buffer``        ``"episodes"``: the trainer stores whole episodes in :meth:`make_buffer`'s
-                        buffer and calls :meth:`learn` once per episode collected
+                        buffer and calls :meth:`learn` once per episode collected;
+                        ``"rollouts"``: fixed-length on-policy rollouts, one :meth:`learn` per
+                        rollout; the algorithm also implements
+                        :class:`marlzoo.rollouts.RolloutPolicy` (``rollout_step``, ``value``)
       ``action_kinds``  which action spaces it handles: ``"discrete"``, ``"continuous"``
     """
 
