@@ -4,7 +4,7 @@
     python benchmarks/throughput.py --algos qmix vdn idqn --memory   # + peak RSS of a 50k-step QMIX run
     python benchmarks/throughput.py --algos qmix qtran               # QTRAN's training speed beside QMIX's
     python benchmarks/throughput.py --algos qmix mappo maddpg        # the actor-critics (rollout and replay loops)
-    python benchmarks/throughput.py --env multiwalker --algos mappo maddpg   # continuous actions
+    python benchmarks/throughput.py --env multiwalker --algos mappo  # continuous actions
 
 Each figure is measured twice: by the wall clock, and by this process's CPU time. On an idle machine
 the two agree. On a shared one, other processes stretch the wall clock but not our CPU time, so the
