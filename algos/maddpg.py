@@ -6,13 +6,14 @@ action (shared with the agent id too). Off-policy, from the replay buffer of who
 
     critic:  Q_i(s, a)  ->  r + gamma * (1 - terminated) * Q_i'(s', mu_1'(o_1'), ..., mu_n'(o_n'))
     actor:   maximise Q_i(s, a_1, ..., mu_i(o_i), ..., a_n): agent i's own action comes from its
-             actor (with gradient), the others' are the ones in the buffer
+             actor (with gradient); the others' are the ones in the buffer (as in the paper) or,
+             with ``others_actions: policy``, their current actors' (without gradient)
     targets: mu' and Q' follow mu and Q by Polyak averaging, theta' <- (1 - tau) theta' + tau theta
 
 Discrete actions are one-hot vectors from the straight-through Gumbel-softmax over the available
 actions: one-hot in the forward pass (what the critic and the env see), the gradient of the
-relaxed softmax in the backward pass. Acting samples the same distribution; greedy play takes the
-most likely available action. Box actions are ``tanh`` of the actor's output mapped into the
+relaxed softmax in the backward pass. Acting, the actor loss and the target actors all sample
+that distribution; greedy play takes the most likely available action. Box actions are ``tanh`` of the actor's output mapped into the
 bounds; exploration adds Gaussian noise and clips to the bounds. The critic sees actions rescaled
 to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
 """
