@@ -17,26 +17,10 @@ import json
 import numpy as np
 import torch
 
+from algos.random_play import RandomPlay
 from marlzoo.config import load_config
-from marlzoo.distributions import ActionBounds
 from marlzoo.runner import EpisodeRunner
 from marlzoo.trainer import make_vector_env
-
-
-class RandomPlay:
-    """A policy with the Algorithm's acting interface that ignores what it sees."""
-
-    def __init__(self, spec) -> None:
-        self.bounds = ActionBounds(spec) if spec.action_kind == "continuous" else None
-
-    def init_hidden(self, batch: int) -> None:
-        return None
-
-    def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
-        if self.bounds is None:
-            return torch.rand(avail.shape).masked_fill_(~avail, -1.0).argmax(dim=-1), None
-        unit = torch.rand(*obs.shape[:2], self.bounds.low.shape[-1]) * 2 - 1
-        return self.bounds.from_unit(unit), None
 
 
 def main() -> None:

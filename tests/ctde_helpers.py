@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from algos.random_play import RandomPlay
 from marlzoo.runner import EpisodeRunner
 
 
@@ -26,16 +26,5 @@ def spy_on_actions(venv) -> list:
     return sent
 
 
-class RandomPolicy:
-    """Uniformly random available actions: the 'random play' baseline, on the runner's own seeds."""
-
-    def init_hidden(self, batch):
-        return None
-
-    def act(self, obs, avail, hidden, *, explore, t_env):
-        scores = torch.rand(avail.shape).masked_fill_(~avail, -1.0)
-        return scores.argmax(dim=-1), None
-
-
 def random_return(venv, episodes: int, seed: int) -> float:
-    return float(EpisodeRunner(venv, seed=seed).evaluate(RandomPolicy(), episodes).mean())
+    return float(EpisodeRunner(venv, seed=seed).evaluate(RandomPlay(venv.spec), episodes).mean())

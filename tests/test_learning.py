@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-import torch
 
-from marlzoo.algorithm import Algorithm
+from algos.random_play import RandomPlay
 from marlzoo.cli import main
 from marlzoo.evaluate import evaluate_run, load_run
 from marlzoo.runner import EpisodeRunner
@@ -23,27 +21,11 @@ EVAL_EPISODES = 100
 EVAL_SEED = 777
 
 
-class UniformRandom(Algorithm):
-    """Uniform over the available actions: the baseline."""
-
-    def act(self, obs, avail, hidden, *, explore, t_env):
-        return torch.rand(avail.shape).masked_fill_(~avail, -1.0).argmax(-1), hidden
-
-    def learn(self, buffer, t_env):
-        return {}
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-
 def random_play(run_dir) -> float:
     config = load_run(run_dir)
     seed_everything(EVAL_SEED)
     venv = make_vector_env(config, config.n_envs)
-    return float(EpisodeRunner(venv, seed=EVAL_SEED).evaluate(UniformRandom(venv.spec, None), EVAL_EPISODES).mean())
+    return float(EpisodeRunner(venv, seed=EVAL_SEED).evaluate(RandomPlay(venv.spec), EVAL_EPISODES).mean())
 
 
 # Observed on this exact budget and seed (greedy test return over 64 episodes at 20k env steps):

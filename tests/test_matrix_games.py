@@ -16,7 +16,6 @@ import pytest
 import torch
 from pettingzoo.test import parallel_api_test
 
-from marlzoo import register_algo
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.matrix_games import CLIMBING, NONMONOTONIC, climbing, nonmonotonic, penalty, penalty_payoff
@@ -24,7 +23,6 @@ from marlzoo.evaluate import value_table_of_run
 from marlzoo.tables import load_table
 from marlzoo.trainer import Trainer
 from tests.conftest import REPO
-from tests.test_learning import UniformRandom
 
 PAYOFF = np.array(NONMONOTONIC)
 SEEDS = range(5)
@@ -161,12 +159,9 @@ def test_eval_qtable_refuses_an_env_with_more_than_one_state(tmp_path, cli_main)
     assert err.count("\n") == 1 and "single state" in err
 
 
-# Uniform random play has no action values: --qtable has nothing to show for it.
-register_algo("random_policy_for_qtable_test")(UniformRandom)
-
-
 def test_eval_qtable_refuses_an_algorithm_without_action_values(tmp_path, cli_main):
-    config = load_config("random_policy_for_qtable_test", "climbing", sets=["wandb.mode=disabled"], steps=16)
+    # Random play has no action values: --qtable has nothing to show for it.
+    config = load_config("random", "climbing", sets=["wandb.mode=disabled"], steps=16)
     Trainer(config, tmp_path, show_progress=False).train()
     code, out, err = cli_main("eval", "--run", str(tmp_path), "--qtable", "--episodes", "2")
     assert code == 2 and out == ""
