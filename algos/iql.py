@@ -27,7 +27,7 @@ from marlzoo.algorithm import Algorithm
 from marlzoo.buffers import EpisodeBatch
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
-from marlzoo.exploration import LinearSchedule, epsilon_greedy
+from marlzoo.exploration import LinearSchedule, epsilon_greedy, exploration_rng
 from marlzoo.qtable import ValueTable
 
 
@@ -117,6 +117,7 @@ class IQL(Algorithm):
         super().__init__(spec, config, device)
         self.tables = [ObservationTable(spec.obs_dim, spec.n_actions, config.max_states) for _ in spec.agents]
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_steps)
+        self.rng = exploration_rng()
         self.updates = 0
 
     def make_buffer(self) -> LatestEpisodes:
@@ -146,7 +147,8 @@ class IQL(Algorithm):
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         epsilon = self.epsilon(t_env) if explore else 0.0
-        return epsilon_greedy(self.values(obs), avail, epsilon), hidden
+        actions = epsilon_greedy(self.values(obs).numpy(), avail.numpy(), epsilon, self.rng)
+        return torch.from_numpy(actions), hidden
 
     def learn(self, buffer: LatestEpisodes, t_env: int) -> dict[str, float]:
         batch = buffer.take()

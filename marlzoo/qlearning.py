@@ -26,8 +26,8 @@ from torch import nn
 from marlzoo.algorithm import Algorithm
 from marlzoo.buffers import EpisodeBatch, EpisodeBuffer
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.exploration import LinearSchedule, epsilon_greedy, masked_argmax
-from marlzoo.nets import AgentNetConfig, AgentNetwork
+from marlzoo.exploration import LinearSchedule, epsilon_greedy, exploration_rng, masked_argmax
+from marlzoo.nets import AgentNetConfig, AgentNetwork, NumpyForward
 from marlzoo.normalise import RunningMeanStd
 from marlzoo.qtable import ValueTable, joint_actions
 
@@ -85,6 +85,9 @@ class QLearner(Algorithm):
         self.params = list(self.agent.parameters()) + (list(self.mixer.parameters()) if self.mixer else [])
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr, fused=self.device.type == "cpu" or None)
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_steps)
+        self.rng = exploration_rng()
+        # Acting with a feed-forward agent skips torch: see NumpyForward.
+        self.fast_forward = NumpyForward(self.agent) if NumpyForward.supports(self.agent) else None
         self.reward_stats = RunningMeanStd()
         self.updates = 0
 
@@ -103,9 +106,13 @@ class QLearner(Algorithm):
 
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
-        q, hidden = self.agent.step(obs, hidden)
+        if self.fast_forward is not None:
+            q = self.fast_forward(obs.numpy())
+        else:
+            q, hidden = self.agent.step(obs.to(self.device), hidden)
+            q = q.cpu().numpy()
         epsilon = self.epsilon(t_env) if explore else 0.0
-        return epsilon_greedy(q, avail, epsilon), hidden
+        return torch.from_numpy(epsilon_greedy(q, avail.numpy(), epsilon, self.rng)), hidden
 
     def log_info(self, t_env: int) -> dict[str, float]:
         return {"epsilon": self.epsilon(t_env)}

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from marlzoo.buffers import row_writer
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 
@@ -179,10 +180,9 @@ class RolloutRunner:
         self._obs = torch.from_numpy(venv.obs)
         self._state = torch.from_numpy(venv.state)
         self._avail = torch.from_numpy(venv.avail)
-        self._alive = torch.from_numpy(venv.alive)
         self._returns = np.zeros(venv.n, dtype=np.float64)
         self._lengths = np.zeros(venv.n, dtype=np.int64)
-        self._starts = torch.ones(venv.n, dtype=torch.bool)
+        self._starts = np.ones(venv.n, dtype=bool)
         self._hidden: Any = None
         self._all = np.ones(venv.n, dtype=bool)
 
@@ -200,31 +200,33 @@ class RolloutRunner:
         buffer.allocate(n)
         buffer.hidden0 = clone_hidden(self._hidden)
         buffer.bootstrap.zero_()
+        rec = {name: row_writer(getattr(buffer, name)) for name in
+               ("obs", "state", "avail", "alive", "starts", "reward", "terminated", "truncated", "next_alive")}
         finished_returns: list[float] = []
         finished_lengths: list[int] = []
         for t in range(buffer.length):
-            buffer.obs[t] = self._obs
-            buffer.state[t] = self._state
-            buffer.avail[t] = self._avail
-            buffer.alive[t] = self._alive
-            buffer.starts[t] = self._starts
+            rec["obs"][t] = venv.obs
+            rec["state"][t] = venv.state
+            rec["avail"][t] = venv.avail
+            rec["alive"][t] = venv.alive
+            rec["starts"][t] = self._starts
             step = algo.rollout_step(self._obs, self._state, self._avail, self._hidden, t_env)
             venv.step(step.env_actions.numpy(), self._all)
             self._hidden = step.hidden
             buffer.actions[t] = step.actions
             buffer.log_prob[t] = step.log_prob
             buffer.value[t] = step.value
-            buffer.reward[t] = torch.from_numpy(venv.reward)
-            terminated, truncated = torch.from_numpy(venv.terminated), torch.from_numpy(venv.truncated)
-            buffer.terminated[t] = terminated
-            buffer.truncated[t] = truncated
-            buffer.next_alive[t] = self._alive
+            rec["reward"][t] = venv.reward
+            rec["terminated"][t] = venv.terminated
+            rec["truncated"][t] = venv.truncated
+            rec["next_alive"][t] = venv.alive
             self._returns += venv.reward
             self._lengths += 1
             ended = venv.terminated | venv.truncated
             if venv.truncated.any():  # the arrays still hold the final state: value it before reset
                 final = algo.value(self._obs, self._state, self._hidden)
-                buffer.bootstrap[t] = torch.where(truncated.unsqueeze(-1), final, buffer.bootstrap[t])
+                truncated = torch.from_numpy(venv.truncated).unsqueeze(-1)
+                buffer.bootstrap[t] = torch.where(truncated, final, buffer.bootstrap[t])
             if ended.any():
                 for i in np.flatnonzero(ended):
                     finished_returns.append(float(self._returns[i]))
@@ -232,10 +234,9 @@ class RolloutRunner:
                     venv.envs[i].reset()
                 self._returns[ended] = 0.0
                 self._lengths[ended] = 0
-                ended_t = torch.from_numpy(ended)
-                self._hidden = reset_hidden(self._hidden, ended_t)
-                self._starts = ended_t.clone()
+                self._hidden = reset_hidden(self._hidden, torch.from_numpy(ended))
+                self._starts = ended
             else:
-                self._starts.zero_()
+                self._starts = np.zeros(n, dtype=bool)
         buffer.last_value.copy_(algo.value(self._obs, self._state, self._hidden))
         return np.asarray(finished_returns, dtype=np.float64), np.asarray(finished_lengths, dtype=np.int64)

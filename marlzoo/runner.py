@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.buffers import EpisodeBatch, row_writer
 from marlzoo.envs.vector import VectorEnv
 
 if TYPE_CHECKING:
@@ -42,28 +42,28 @@ class EpisodeRunner:
         self.venv = venv
         self.spec = venv.spec
         self.batch = EpisodeBatch.zeros(self.spec, venv.n)
+        self._rec = {name: row_writer(getattr(self.batch, name)) for name in
+                     ("obs", "state", "avail", "alive", "actions", "reward", "terminated", "filled")}
         self._seeds: list[int | None] = [seed + i for i in range(venv.n)]
         self._obs = torch.from_numpy(venv.obs)
-        self._state = torch.from_numpy(venv.state)
         self._avail = torch.from_numpy(venv.avail)
-        self._alive = torch.from_numpy(venv.alive)
 
     def _record_observation(self, t: int) -> None:
-        b = self.batch
-        b.obs[:, t] = self._obs
-        b.state[:, t] = self._state
-        b.avail[:, t] = self._avail
-        b.alive[:, t] = self._alive
+        rec, venv = self._rec, self.venv
+        rec["obs"][:, t] = venv.obs
+        rec["state"][:, t] = venv.state
+        rec["avail"][:, t] = venv.avail
+        rec["alive"][:, t] = venv.alive
 
     @torch.no_grad()
     def run(self, algo: "Algorithm", *, explore: bool, t_env: int) -> tuple[EpisodeBatch, EpisodeStats]:
         """One episode per copy. Returns the recorded batch (reused: copy it to keep it) and stats."""
-        venv, b, n = self.venv, self.batch, self.venv.n
+        venv, rec, n = self.venv, self._rec, self.venv.n
         venv.reset(self._seeds)
         self._seeds = [None] * n
-        b.filled.zero_()
-        b.terminated.zero_()
-        b.reward.zero_()
+        rec["filled"].fill(False)
+        rec["terminated"].fill(False)
+        rec["reward"].fill(0.0)
         self._record_observation(0)
         hidden = algo.init_hidden(n)
         active = np.ones(n, dtype=bool)
@@ -71,19 +71,20 @@ class EpisodeRunner:
         lengths = np.zeros(n, dtype=np.int64)
         for t in range(self.spec.episode_limit):
             actions, hidden = algo.act(self._obs, self._avail, hidden, explore=explore, t_env=t_env)
-            venv.step(actions.numpy(), active)
+            actions = actions.numpy()
+            venv.step(actions, active)
             reward = np.where(active, venv.reward, 0.0)
-            b.actions[:, t] = actions
-            b.filled[:, t] = torch.from_numpy(active)
-            b.reward[:, t] = torch.from_numpy(reward.astype(np.float32))
-            b.terminated[:, t] = torch.from_numpy(venv.terminated & active)
+            rec["actions"][:, t] = actions
+            rec["filled"][:, t] = active
+            rec["reward"][:, t] = reward
+            rec["terminated"][:, t] = venv.terminated & active
             self._record_observation(t + 1)
             returns += reward
             lengths += active
             active &= ~(venv.terminated | venv.truncated)
             if not active.any():
                 break
-        return b, EpisodeStats(returns, lengths)
+        return self.batch, EpisodeStats(returns, lengths)
 
     def evaluate(self, algo: "Algorithm", episodes: int) -> np.ndarray:
         """Returns of ``episodes`` greedy episodes (run in rounds of one episode per copy)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from marlzoo.nets import AgentNetConfig, AgentNetwork
+from marlzoo.nets import AgentNetConfig, AgentNetwork, NumpyForward
 
 
 @pytest.mark.parametrize("share", [True, False])
@@ -58,3 +59,22 @@ def test_per_agent_bodies_are_separate_parameters():
     assert net.bodies[0].fc_in.weight.grad.abs().sum() > 0
     for other in net.bodies[1:]:
         assert other.fc_in.weight.grad is None or not other.fc_in.weight.grad.any()
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_numpy_forward_matches_torch_and_follows_in_place_updates(share):
+    torch.manual_seed(0)
+    net = AgentNetwork(7, 4, 3, AgentNetConfig(share_params=share))
+    fast = NumpyForward(net)
+    x = torch.randn(5, 3, 7)
+    with torch.no_grad():
+        assert np.allclose(fast(x.numpy()), net.step(x, None)[0].numpy(), atol=1e-5)
+        for p in net.parameters():  # what an optimiser step does: change the parameters in place
+            p.mul_(1.5).add_(0.01)
+        assert np.allclose(fast(x.numpy()), net.step(x, None)[0].numpy(), atol=1e-4)
+
+
+def test_numpy_forward_is_only_for_feed_forward_networks():
+    assert not NumpyForward.supports(AgentNetwork(7, 4, 3, AgentNetConfig(kind="gru")))
+    with pytest.raises(ValueError):
+        NumpyForward(AgentNetwork(7, 4, 3, AgentNetConfig(kind="gru")))
