@@ -51,11 +51,9 @@ class WandbConfig:
 
 
 @dataclass
-class RunConfig:
-    """A fully resolved run. ``algo`` is the algorithm's own Config; ``algo_name`` its registered name."""
+class RunSettings:
+    """The top-level keys of a config, validated before the algorithm's own section joins them."""
 
-    algo_name: str
-    algo: Any
     env: EnvConfig
     wandb: WandbConfig
     seed: int
@@ -67,6 +65,14 @@ class RunConfig:
     checkpoint_interval: int
     device: str
     torch_threads: int
+
+
+@dataclass
+class RunConfig(RunSettings):
+    """A fully resolved run. ``algo`` is the algorithm's own Config; ``algo_name`` its registered name."""
+
+    algo_name: str
+    algo: Any
 
     def to_dict(self) -> dict[str, Any]:
         """The nested-dict form written to config.yaml (and read back by :func:`config_from_file`)."""
@@ -240,33 +246,18 @@ def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig
     algo_cls = get_algo(algo_name)
     algo_config = build_dataclass(algo_cls.Config, algo_section, "algo", sources)
 
-    top_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"algo_name", "algo"}
+    top_fields = {f.name for f in dataclasses.fields(RunSettings)}
     for key in data:
         if key not in top_fields:
             hint = closest(str(key), top_fields | {"algo"})
             raise UserError(
                 f"unknown config key '{key}'{_source(str(key), sources)}" + (f"; did you mean '{hint}'?" if hint else "")
             )
-    partial = build_dataclass(_TopLevel, data, "", sources)
-    config = RunConfig(algo_name=algo_name, algo=algo_config, **dataclasses.asdict(partial) | {
-        "env": partial.env, "wandb": partial.wandb})
+    settings = build_dataclass(RunSettings, data, "", sources)
+    config = RunConfig(algo_name=algo_name, algo=algo_config,
+                       **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
     _check_ranges(config)
     return config
-
-
-@dataclass
-class _TopLevel:
-    env: EnvConfig
-    wandb: WandbConfig
-    seed: int
-    steps: int
-    n_envs: int
-    log_interval: int
-    test_interval: int
-    test_episodes: int
-    checkpoint_interval: int
-    device: str
-    torch_threads: int
 
 
 def _check_ranges(config: RunConfig) -> None:
