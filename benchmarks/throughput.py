@@ -5,6 +5,7 @@
     python benchmarks/throughput.py --algos qmix qtran               # QTRAN's training speed beside QMIX's
     python benchmarks/throughput.py --algos qmix mappo maddpg        # the actor-critics (rollout and replay loops)
     python benchmarks/throughput.py --env multiwalker --algos mappo  # continuous actions
+    python benchmarks/throughput.py --process-learner                # + QMIX with learner=process
 
 Each figure is measured twice: by the wall clock, and by this process's CPU time. On an idle machine
 the two agree. On a shared one, other processes stretch the wall clock but not our CPU time, so the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,21 +26,32 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import resolve_env_factory
 from marlzoo.loops import make_loop
+from marlzoo.registry import get_algo
 from marlzoo.runner import EpisodeRunner
 from marlzoo.trainer import build_algorithm, make_vector_env
 
 
-def timed(work: Callable[[], int]) -> tuple[float, float]:
-    """Run ``work`` (which returns the env steps it took) and return (wall sps, CPU-time sps)."""
-    wall, cpu = time.perf_counter(), time.process_time()
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by another process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(work: Callable[[], int], helper_pid: int | None = None) -> tuple[float, float]:
+    """Run ``work`` (which returns the env steps it took) and return (wall sps, CPU-time sps).
+
+    The CPU time is this process's plus, with ``helper_pid``, that of its learner process.
+    """
+    helper = (lambda: process_cpu_seconds(helper_pid)) if helper_pid else (lambda: 0.0)
+    wall, cpu, cpu_helper = time.perf_counter(), time.process_time(), helper()
     steps = work()
-    return steps / (time.perf_counter() - wall), steps / (time.process_time() - cpu)
+    used = time.process_time() - cpu + helper() - cpu_helper
+    return steps / (time.perf_counter() - wall), steps / used
 
 
 def raw_env_steps(env_name: str, kwargs: dict, steps: int, seed: int) -> Callable[[], int]:
@@ -103,18 +116,24 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--memory", action="store_true", help="also the peak RSS of a 50k-step run of the first algo")
+    parser.add_argument("--process-learner", action="store_true",
+                        help="also time each replay-based algorithm with learner=process (learning in a second process)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     setups = {}
     for name in args.algos:
-        cfg = load_config(name, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
-        venv = make_vector_env(cfg, cfg.n_envs)
-        algo = build_algorithm(cfg, venv.spec)
-        loop = make_loop(algo, venv, 0, name)
-        for _ in range(6):  # warm up: replay learners get enough episodes that every update learns
-            loop.iterate(0)
-        setups[name] = (cfg, algo, loop)
+        learners = ["inline"]
+        if args.process_learner and get_algo(name).buffer == "episodes":
+            learners.append("process")
+        for learner in learners:
+            cfg = load_config(name, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
+            venv = make_vector_env(cfg, cfg.n_envs)
+            algo = build_algorithm(cfg, venv.spec)
+            loop = make_loop(algo, venv, 0, name, learner)
+            for _ in range(6):  # warm up: replay learners get enough episodes that every update learns
+                loop.iterate(0)
+            setups[name if learner == "inline" else f"{name}+process"] = (cfg, algo, loop)
     first_cfg, first_algo, _ = setups[args.algos[0]]
     runner = EpisodeRunner(make_vector_env(first_cfg, first_cfg.n_envs), seed=0)
 
@@ -123,7 +142,8 @@ def main() -> None:
         phases["raw"].append(timed(raw_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r)))
         phases["rollout"].append(timed(rollout_steps(runner, first_algo, args.steps)))
         for name, (_, _, loop) in setups.items():
-            phases[f"train:{name}"].append(timed(train_steps(loop, args.steps)))
+            helper = loop.process.pid if hasattr(loop, "process") else None
+            phases[f"train:{name}"].append(timed(train_steps(loop, args.steps), helper))
         print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1][0]:.0f} (cpu {v[-1][1]:.0f})" for k, v in phases.items()),
               flush=True)
 
@@ -137,11 +157,14 @@ def main() -> None:
             continue
         kind, _, name = key.partition(":")
         label = "rollout" if kind == "rollout" else ("train" if name == args.algos[0] else f"train_{name}")
+        label = label.replace("+", "_")
         result[f"{label}_sps"] = round(cpu, 1)
         result[f"{label}_sps_wall"] = round(wall, 1)
         result[f"{label}_ratio"] = round(cpu / raw_cpu, 3)
         result[f"{label}_ratio_wall"] = round(wall / raw_wall, 3)
         rows.append((f"{name} training" if name else "rollout (policy in the loop)", wall, cpu))
+    for _, _, loop in setups.values():
+        loop.close()
     if args.memory:
         result["peak_rss_mb_50k_run"] = peak_rss_of_run(args.algos[0], args.env, 50_000)
 

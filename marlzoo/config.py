@@ -50,7 +50,7 @@ class WandbConfig:
     group: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSettings:
     """The top-level keys of a config, validated before the algorithm's own section joins them."""
 
@@ -65,9 +65,12 @@ class RunSettings:
     checkpoint_interval: int
     device: str
     torch_threads: int
+    # "process": learn in a second process while this one collects (replay-based algorithms; see
+    # marlzoo/learner_process.py). A default here keeps configs written before the key existed valid.
+    learner: Literal["inline", "process"] = "inline"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunConfig(RunSettings):
     """A fully resolved run. ``algo`` is the algorithm's own Config; ``algo_name`` its registered name."""
 

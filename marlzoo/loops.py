@@ -47,6 +47,13 @@ class EpisodeLoop:
         metrics = [self.algo.learn(self.buffer, t_after) for _ in range(len(stats.returns))]
         return Collected(stats.steps, stats.returns, stats.lengths, metrics)
 
+    def finish(self) -> list[dict[str, float]]:
+        """Learning still in flight (none: this loop learns before it returns)."""
+        return []
+
+    def close(self) -> None:
+        pass
+
 
 class RolloutLoop:
     """On-policy learning (MAPPO, ...): ``rollout_length`` steps of every copy, then one ``learn``.
@@ -64,6 +71,12 @@ class RolloutLoop:
         steps = self.buffer.length * self.runner.venv.n
         return Collected(steps, returns, lengths, [self.algo.learn(self.buffer, t_env + steps)])
 
+    def finish(self) -> list[dict[str, float]]:
+        return []
+
+    def close(self) -> None:
+        pass
+
 
 LoopFactory = Callable[["Algorithm", VectorEnv, int], object]
 LOOPS: dict[str, LoopFactory] = {"episodes": EpisodeLoop, "rollouts": RolloutLoop}
@@ -74,10 +87,22 @@ def register_loop(buffer_kind: str, factory: LoopFactory) -> None:
     LOOPS[buffer_kind] = factory
 
 
-def make_loop(algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str):
+def make_loop(algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, learner: str = "inline",
+              threads: int = 1):
+    """The loop for ``algo``'s buffer kind; ``learner="process"`` moves an ``episodes`` loop's learning
+    to a second process (:mod:`marlzoo.learner_process`)."""
     kind = type(algo).buffer
     if kind not in LOOPS:
         raise UserError(
             f"algorithm '{algo_name}' declares buffer '{kind}', but marlzoo knows only {sorted(LOOPS)}"
         )
+    if learner == "process":
+        if kind != "episodes":
+            raise UserError(
+                f"learner=process overlaps collection with replay learning; '{algo_name}' learns from its own "
+                f"'{kind}' and needs learner=inline"
+            )
+        from marlzoo.learner_process import ProcessLearnerLoop
+
+        return ProcessLearnerLoop(algo, venv, seed, algo_name, threads)
     return LOOPS[kind](algo, venv, seed)

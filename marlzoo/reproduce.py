@@ -37,10 +37,18 @@ SCRATCH = ".scratch"
 
 
 # ------------------------------------------------------------------------------ cache keys
+ADDED_KEYS = {"learner": "inline"}  # top-level config keys added in 0.1.0 after tables were cached, and their defaults
 def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
-    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version."""
+    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version.
+
+    Keys added after tables were first cached enter the hash only when they differ from their
+    default (:data:`ADDED_KEYS`), so adding an option does not invalidate every cached run.
+    """
     data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
     data.pop("wandb", None)
+    for key, default in ADDED_KEYS.items():
+        if data.get(key, default) == default:
+            data.pop(key, None)
     blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -83,7 +83,8 @@ class Trainer:
         self.test_env = make_vector_env(config, min(config.n_envs, config.test_episodes))
         self.spec = self.train_env.spec
         self.algo = build_algorithm(config, self.spec)
-        self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name)
+        self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
+                              config.torch_threads)
         self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
 
     # ------------------------------------------------------------------ run.json
@@ -144,6 +145,9 @@ class Trainer:
                         last_return = float(np.mean(collected.returns))
                     progress.update(t_env, train_return=last_return, sps=t_env / elapsed)
                     done = t_env >= config.steps
+                    if done:  # the final evaluation and checkpoint see every update
+                        for metrics in self.loop.finish():
+                            learn_stats.add(metrics)
                     row: dict[str, Any] = {}
                     if t_env >= next_log or done:
                         next_log += config.log_interval * max(1, (t_env - next_log) // config.log_interval + 1)
@@ -171,6 +175,7 @@ class Trainer:
             raise
         finally:
             log.close()
+            self.loop.close()
             self.train_env.close()
             self.test_env.close()
         wall = time.perf_counter() - start

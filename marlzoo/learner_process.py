@@ -1,0 +1,138 @@
+"""Collection and learning at the same time: a learner process for replay-based algorithms.
+
+With ``learner: process`` (``--set learner=process``), the trainer's process steps the envs and acts
+while a second process holds the replay buffer and runs the updates. Each iteration:
+
+1. here, the actor collects collection k with the parameters it has;
+2. meanwhile, the learner inserts collection k-1 and runs its updates (one per episode, as inline);
+3. the actor waits for the learner, loads the parameters it sends back, and hands it collection k.
+
+So collection k is gathered with the parameters learned from collections up to k-2: a lag of one
+collection (8 episodes with 8 env copies), the price of the overlap. Everything else is as inline:
+the same updates on the same data, in the same order, and the same seed gives the same metrics.
+On two free cores, training then runs at about the speed of collection alone (results/throughput.md).
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import pickle
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from marlzoo.buffers import EpisodeBatch
+from marlzoo.envs.vector import VectorEnv
+from marlzoo.errors import UserError
+from marlzoo.runner import EpisodeRunner
+
+if TYPE_CHECKING:
+    from marlzoo.algorithm import Algorithm
+    from marlzoo.loops import Collected
+
+LEARNER_SEED_OFFSET = 7919
+
+
+def _to_bytes(state: dict[str, Any]) -> bytes:
+    """A state dict as bytes: tensors cross the pipe by value, not as shared-memory handles."""
+    out = io.BytesIO()
+    torch.save(state, out)
+    return out.getvalue()
+
+
+def _from_bytes(blob: bytes) -> dict[str, Any]:
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+def _learner_main(conn: Any, algo_cls: type, spec: Any, algo_config: Any, device: str, seed: int,
+                  threads: int, initial_state: bytes) -> None:
+    """The learner process: insert each collection it is sent, learn, and send the new state back."""
+    try:
+        torch.set_num_threads(threads)
+        algo = algo_cls(spec, algo_config, device)
+        algo.load_state_dict(_from_bytes(initial_state))
+        buffer = algo.make_buffer()
+        torch.manual_seed(seed)  # the learner's own stream (replay sampling), from here on
+        np.random.seed(seed)
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            fields, t_env, n_learn = message
+            buffer.insert(EpisodeBatch(**{name: torch.from_numpy(value) for name, value in fields.items()}))
+            metrics = [algo.learn(buffer, t_env) for _ in range(n_learn)]
+            conn.send(("ok", metrics, _to_bytes(algo.state_dict())))
+    except BaseException:  # noqa: BLE001 - the actor re-raises it with the learner's traceback
+        conn.send(("error", traceback.format_exc(), None))
+
+
+class ProcessLearnerLoop:
+    """The ``episodes`` loop with its learning moved to a second process (see the module docstring)."""
+
+    def __init__(self, algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, threads: int) -> None:
+        self.algo = algo
+        self.runner = EpisodeRunner(venv, seed)
+        self.algo_name = algo_name
+        try:
+            pickle.dumps(type(algo))
+        except (pickle.PicklingError, AttributeError, TypeError):
+            raise UserError(
+                f"learner=process starts '{algo_name}' in a second process, which must import its class by "
+                "module path; an algorithm defined in a notebook or script cannot be, so use learner=inline"
+            ) from None
+        context = mp.get_context("spawn")  # a fresh interpreter: forking a process that runs torch is unsafe
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_learner_main, daemon=True, name=f"marlzoo-learner-{algo_name}",
+            args=(child, type(algo), algo.spec, algo.config, str(algo.device), seed + LEARNER_SEED_OFFSET, threads,
+                  _to_bytes(algo.state_dict())),
+        )
+        self.process.start()
+        child.close()
+        self.pending = False
+
+    def _receive(self) -> list[dict[str, float]]:
+        """Wait for the learner's last updates, and act with the parameters they produced."""
+        if not self.pending:
+            return []
+        try:
+            status, metrics, state = self.conn.recv()
+        except EOFError:
+            raise RuntimeError(f"the learner process of '{self.algo_name}' ended unexpectedly "
+                               f"(exit code {self.process.exitcode})") from None
+        self.pending = False
+        if status == "error":
+            raise RuntimeError(f"the learner process of '{self.algo_name}' failed:\n{metrics}")
+        self.algo.load_state_dict(_from_bytes(state))
+        return metrics
+
+    def iterate(self, t_env: int) -> "Collected":
+        from marlzoo.loops import Collected
+
+        batch, stats = self.runner.run(self.algo, explore=True, t_env=t_env)
+        fields = {name: value.cpu().numpy().copy() for name, value in batch.tensors().items()}
+        metrics = self._receive()
+        self.conn.send((fields, t_env + stats.steps, len(stats.returns)))
+        self.pending = True
+        return Collected(stats.steps, stats.returns, stats.lengths, metrics)
+
+    def finish(self) -> list[dict[str, float]]:
+        """Apply the updates still in flight (before a final evaluation or checkpoint)."""
+        return self._receive()
+
+    def close(self) -> None:
+        if self.pending and self.process.is_alive() and self.conn.poll(60):
+            self.conn.recv()  # the learner cannot exit while its reply fills the pipe
+            self.pending = False
+        if self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self.process.join(timeout=10)
+            if self.process.is_alive():
+                self.process.terminate()
+        self.conn.close()
