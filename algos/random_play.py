@@ -30,6 +30,7 @@ class RandomPlay(Algorithm):
 
     Config = RandomPlayConfig
     action_kinds = ("discrete", "continuous")
+    learns = False
 
     def __init__(self, spec: EnvSpec, config: Any = None, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config if config is not None else RandomPlayConfig(), device)

@@ -36,11 +36,13 @@ class Algorithm(ABC):
                         rollout; the algorithm also implements
                         :class:`marlzoo.rollouts.RolloutPolicy` (``rollout_step``, ``value``)
       ``action_kinds``  which action spaces it handles: ``"discrete"``, ``"continuous"``
+      ``learns``        False for a fixed baseline policy (random play), whose ``learn`` does nothing
     """
 
     Config: ClassVar[type] = NoConfig
     buffer: ClassVar[str] = "episodes"
     action_kinds: ClassVar[tuple[str, ...]] = ("discrete",)
+    learns: ClassVar[bool] = True
 
     def __init__(self, spec: EnvSpec, config: Any, device: str | torch.device = "cpu") -> None:
         self.spec = spec
