@@ -27,11 +27,11 @@ import torch
 from marlzoo.buffers import EpisodeBatch
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.loops import Collected
 from marlzoo.runner import EpisodeRunner
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import Algorithm
-    from marlzoo.loops import Collected
 
 LEARNER_SEED_OFFSET = 7919
 
@@ -109,9 +109,7 @@ class ProcessLearnerLoop:
         self.algo.load_state_dict(_from_bytes(state))
         return metrics
 
-    def iterate(self, t_env: int) -> "Collected":
-        from marlzoo.loops import Collected
-
+    def iterate(self, t_env: int) -> Collected:
         batch, stats = self.runner.run(self.algo, explore=True, t_env=t_env)
         fields = {name: value.cpu().numpy().copy() for name, value in batch.tensors().items()}
         metrics = self._receive()

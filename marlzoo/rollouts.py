@@ -235,8 +235,8 @@ class RolloutRunner:
                 self._returns[ended] = 0.0
                 self._lengths[ended] = 0
                 self._hidden = reset_hidden(self._hidden, torch.from_numpy(ended))
-                self._starts = ended
+                self._starts[:] = ended
             else:
-                self._starts = np.zeros(n, dtype=bool)
+                self._starts.fill(False)
         buffer.last_value.copy_(algo.value(self._obs, self._state, self._hidden))
         return np.asarray(finished_returns, dtype=np.float64), np.asarray(finished_lengths, dtype=np.int64)

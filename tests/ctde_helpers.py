@@ -1,11 +1,13 @@
-"""Shared by the MAPPO and MADDPG tests: env spies, and random play measured on the same seeds."""
+"""Shared by the MAPPO and MADDPG tests: env spies, and trained against random play on the same seeds."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from algos.random_play import RandomPlay
+from marlzoo.config import load_config
 from marlzoo.runner import EpisodeRunner
+from marlzoo.trainer import Trainer, make_vector_env
 
 
 def spy_on_actions(venv) -> list:
@@ -28,3 +30,15 @@ def spy_on_actions(venv) -> list:
 
 def random_return(venv, episodes: int, seed: int) -> float:
     return float(EpisodeRunner(venv, seed=seed).evaluate(RandomPlay(venv.spec), episodes).mean())
+
+
+def trained_and_random_returns(algo: str, sets: list[str], run_dir, episodes: int = 64, seed: int = 777):
+    """Train ``algo`` on simple_spread with ``sets``, then the greedy return of the trained policy and
+    of random play, each over ``episodes`` episodes on the same evaluation seeds."""
+    cfg = load_config(algo, "simple_spread", sets=["wandb.mode=disabled", *sets])
+    run_dir.mkdir()
+    trainer = Trainer(cfg, run_dir, show_progress=False)
+    trainer.train()
+    venv = make_vector_env(cfg, 8)
+    trained = float(EpisodeRunner(venv, seed=seed).evaluate(trainer.algo, episodes).mean())
+    return trained, random_return(venv, episodes, seed=seed)

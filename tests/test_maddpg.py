@@ -5,11 +5,11 @@ import copy
 import numpy as np
 import torch
 
-from ctde_helpers import random_return, spy_on_actions
+from ctde_helpers import spy_on_actions, trained_and_random_returns
 from marlzoo.config import load_config
 from marlzoo.loops import make_loop
 from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import Trainer, build_algorithm, make_vector_env
+from marlzoo.trainer import build_algorithm, make_vector_env
 
 torch.set_num_threads(1)
 
@@ -70,15 +70,10 @@ def test_recurrent_and_per_agent_actors_and_critics_learn_from_whole_episodes():
 
 
 def test_maddpg_beats_random_play_on_simple_spread(tmp_path):
-    cfg = load_config("maddpg", "simple_spread", sets=[
-        "wandb.mode=disabled", "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",
-        "algo.standardise_rewards=true", "algo.others_actions=policy", "algo.batch_size=32", "algo.update_every=1"])
-    (tmp_path / "run").mkdir()
-    trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
-    trainer.train()
-    venv = make_vector_env(cfg, 8)
-    trained = float(EpisodeRunner(venv, seed=777).evaluate(trainer.algo, 64).mean())
-    random = random_return(venv, 64, seed=777)
+    trained, random = trained_and_random_returns("maddpg", [
+        "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",
+        "algo.standardise_rewards=true", "algo.others_actions=policy", "algo.batch_size=32", "algo.update_every=1"],
+        tmp_path / "run")
     print(f"maddpg {trained:.1f} random {random:.1f}")
     # observed: trained about -59, random about -78 on these seeds
     assert trained > random + 8, (trained, random)

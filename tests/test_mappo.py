@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ctde_helpers import random_return, spy_on_actions
+from ctde_helpers import spy_on_actions, trained_and_random_returns
 from marlzoo.cli import main
 from marlzoo.config import load_config
 from marlzoo.loops import make_loop
 from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import Trainer, build_algorithm, make_vector_env
+from marlzoo.trainer import build_algorithm, make_vector_env
 
 torch.set_num_threads(1)
 CONTINUOUS = "env.kwargs.continuous_actions=true"
@@ -78,16 +78,10 @@ def test_mappo_trains_saves_and_evaluates_through_the_cli_with_gru_and_per_agent
 
 def test_mappo_beats_random_play_on_simple_spread(tmp_path):
     # Short rollouts (8 copies x 10 steps) give many small PPO updates: enough to learn in 20k steps.
-    cfg = load_config("mappo", "simple_spread", sets=[
-        "wandb.mode=disabled", "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",
+    trained, random = trained_and_random_returns("mappo", [
+        "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",
         "algo.rollout_length=10", "algo.epochs=4", "algo.minibatches=1", "algo.lr=0.001", "algo.critic_lr=0.001",
-        "algo.entropy_coef=0.0", "algo.gamma=0.95"])
-    (tmp_path / "run").mkdir()
-    trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
-    trainer.train()
-    venv = make_vector_env(cfg, 8)
-    trained = float(EpisodeRunner(venv, seed=777).evaluate(trainer.algo, 64).mean())
-    random = random_return(venv, 64, seed=777)
+        "algo.entropy_coef=0.0", "algo.gamma=0.95"], tmp_path / "run")
     print(f"mappo {trained:.1f} random {random:.1f}")
     # observed: trained about -58, random about -78 on these seeds
     assert trained > random + 8, (trained, random)
