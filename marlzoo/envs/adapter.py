@@ -31,6 +31,7 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import aec_to_parallel
 
+from marlzoo.envs.direct_step import direct_step
 from marlzoo.envs.spaces import ActionCodec, ObsCodec, action_codec, image_layout, observation_codec
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
@@ -155,6 +156,10 @@ class PettingZooAdapter:
         )
         self.t = 0
         self._episode_seeds: np.random.Generator | None = None
+        # PettingZoo's AEC-to-parallel wrapper stepped without its waste, where that is exact (direct_step).
+        direct = None if self.turn_based else direct_step(self.env)
+        self.steps_directly = direct is not None
+        self._env_step = direct or self.env.step
 
     # ----------------------------------------------------------------- description
     def _common_obs_shape(self) -> tuple[int, ...]:
@@ -354,7 +359,7 @@ class PettingZooAdapter:
         else:
             codecs = self._act_codecs
             act = {n: codecs[index[n]].decode(actions[index[n]]) for n in live}
-        result = self.env.step(act)
+        result = self._env_step(act)
         try:
             observations, rewards, terms, truncs, infos = result
         except (TypeError, ValueError):
