@@ -11,10 +11,11 @@ from marlzoo.trainer import Trainer, make_vector_env
 
 
 def spy_on_actions(venv) -> list:
-    """Make every adapter of ``venv`` check each action it sends against the agent's action space."""
+    """Make every adapter of ``venv`` check each action it sends against the agent's action space
+    (wrapping the function the adapter steps its env with: ``env.step``, or its direct_step)."""
     sent: list = []
     for adapter in venv.envs:
-        env, real = adapter.env, adapter.env.step
+        env, real = adapter.env, adapter._env_step
 
         def step(actions, env=env, real=real):
             for agent, a in actions.items():
@@ -24,7 +25,7 @@ def spy_on_actions(venv) -> list:
                 sent.append(a)
             return real(actions)
 
-        env.step = step
+        adapter._env_step = step
     return sent
 
 
