@@ -32,6 +32,7 @@ import torch
 
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import resolve_env_factory
+from marlzoo.envs.direct_step import direct_step
 from marlzoo.loops import make_loop
 from marlzoo.registry import get_algo
 from marlzoo.runner import EpisodeRunner
@@ -70,6 +71,28 @@ def raw_env_steps(env_name: str, kwargs: dict, steps: int, seed: int) -> Callabl
             episode += 1
             while env.agents and n < steps:
                 env.step({a: spaces[a].sample() for a in env.agents})
+                n += 1
+        return n
+
+    return work
+
+
+def raw_direct_env_steps(env_name: str, kwargs: dict, steps: int, seed: int) -> Callable[[], int]:
+    """The same env and random actions, stepped the way marlzoo's adapter steps it (direct_step), to
+    separate what marlzoo saves on the env's own step from what the rest of marlzoo costs."""
+    env = resolve_env_factory(env_name)(**kwargs)
+    step = direct_step(env) or env.step
+    spaces = {a: env.action_space(a) for a in env.possible_agents}
+    for i, space in enumerate(spaces.values()):
+        space.seed(seed + i)
+
+    def work() -> int:
+        n, episode = 0, 0
+        while n < steps:
+            env.reset(seed=seed + episode)
+            episode += 1
+            while env.agents and n < steps:
+                step({a: spaces[a].sample() for a in env.agents})
                 n += 1
         return n
 
@@ -139,9 +162,11 @@ def main() -> None:
     first_cfg, first_algo, _ = setups[args.algos[0]]
     runner = EpisodeRunner(make_vector_env(first_cfg, first_cfg.n_envs), seed=0)
 
-    phases: dict[str, list[tuple[float, float]]] = {"raw": [], "rollout": [], **{f"train:{n}": [] for n in setups}}
+    phases: dict[str, list[tuple[float, float]]] = {"raw": [], "raw_direct": [], "rollout": [],
+                                                    **{f"train:{n}": [] for n in setups}}
     for r in range(args.rounds):
         phases["raw"].append(timed(raw_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r)))
+        phases["raw_direct"].append(timed(raw_direct_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r)))
         phases["rollout"].append(timed(rollout_steps(runner, first_algo, args.steps)))
         for name, (_, _, loop) in setups.items():
             helper = loop.process.pid if hasattr(loop, "process") else None
@@ -158,7 +183,7 @@ def main() -> None:
         if key == "raw":
             continue
         kind, _, name = key.partition(":")
-        label = "rollout" if kind == "rollout" else ("train" if name == args.algos[0] else f"train_{name}")
+        label = kind if kind in ("rollout", "raw_direct") else ("train" if name == args.algos[0] else f"train_{name}")
         label = label.replace("+", "_")
         result[f"{label}_sps"] = round(cpu, 1)
         result[f"{label}_sps_wall"] = round(wall, 1)
@@ -167,7 +192,8 @@ def main() -> None:
         # The host's speed drifts between rounds; a ratio within one round compares like with like.
         per_round = [w / r for (w, _), (r, _) in zip(phases[key], phases["raw"])]
         result[f"{label}_ratio_wall_round_median"] = round(statistics.median(per_round), 3)
-        rows.append((f"{name} training" if name else "rollout (policy in the loop)", wall, cpu,
+        names = {"rollout": "rollout (policy in the loop)", "raw_direct": "raw env, stepped directly"}
+        rows.append((f"{name} training" if name else names[kind], wall, cpu,
                      statistics.median(per_round)))
     for _, _, loop in setups.values():
         loop.close()
