@@ -68,10 +68,15 @@ class MAPPOConfig:
     normalise_values: bool = True
     normalise_advantages: bool = True
     log_std_init: float = -0.5  # Box actions: initial log-std of the Gaussian before the squash
+    # > 0: both learning rates fall linearly from lr (critic_lr) to 0 over this many env steps, the
+    # linear decay of the PPO paper; set it to the run's budget. 0 keeps them constant.
+    lr_anneal_steps: int = 0
     agent: AgentNetConfig = field(default_factory=AgentNetConfig)  # the actor
     critic: AgentNetConfig = field(default_factory=AgentNetConfig)
 
     def __post_init__(self) -> None:
+        if self.lr_anneal_steps < 0:
+            raise ValueError(f"lr_anneal_steps must be 0 (off) or positive, not {self.lr_anneal_steps}")
         for name in ("rollout_length", "epochs", "minibatches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -240,8 +245,18 @@ class MAPPO(Algorithm):
                  "log_ratio": log_ratio.detach(), "ratio": ratio.detach(), "mask": m}
         return loss, parts
 
+    def anneal_learning_rates(self, t_start: int) -> None:
+        """Set both learning rates for an update whose rollout began at env step ``t_start``."""
+        cfg = self.config
+        if cfg.lr_anneal_steps <= 0:
+            return
+        remaining = max(0.0, 1.0 - t_start / cfg.lr_anneal_steps)
+        for group, base in zip(self.optimizer.param_groups, (cfg.lr, cfg.critic_lr)):
+            group["lr"] = base * remaining
+
     def learn(self, buffer: RolloutBuffer, t_env: int) -> dict[str, float]:
         cfg = self.config
+        self.anneal_learning_rates(t_env - buffer.length * buffer.n_envs)
         advantages, returns = buffer.advantages(cfg.gamma, cfg.gae_lambda)
         alive = buffer.alive
         if cfg.normalise_values:

@@ -85,3 +85,24 @@ def test_mappo_beats_random_play_on_simple_spread(tmp_path):
     print(f"mappo {trained:.1f} random {random:.1f}")
     # observed: trained about -58, random about -78 on these seeds
     assert trained > random + 8, (trained, random)
+
+
+def test_learning_rates_fall_linearly_to_zero_over_lr_anneal_steps():
+    # 4 copies x 10-step rollouts: 40 env steps per update, annealed over 100 env steps
+    venv, algo = setup("mappo", "algo.rollout_length=10", "algo.lr_anneal_steps=100", "algo.critic_lr=0.002")
+    loop = make_loop(algo, venv, 0, "mappo")
+    seen, t = [], 0
+    for _ in range(4):
+        t += loop.iterate(t).steps
+        seen.append([group["lr"] for group in algo.optimizer.param_groups])
+    # each update uses the rate for the env step its rollout began at: 0, 40, 80, 120
+    expected = [[1e-3, 2e-3], [6e-4, 1.2e-3], [2e-4, 4e-4], [0.0, 0.0]]
+    assert np.allclose(seen, expected, rtol=1e-9, atol=0)
+
+
+def test_constant_learning_rates_without_annealing():
+    venv, algo = setup("mappo", "algo.rollout_length=10")
+    loop = make_loop(algo, venv, 0, "mappo")
+    loop.iterate(0)
+    loop.iterate(40)
+    assert [group["lr"] for group in algo.optimizer.param_groups] == [1e-3, 1e-3]
