@@ -37,7 +37,10 @@ SCRATCH = ".scratch"
 
 
 # ------------------------------------------------------------------------------ cache keys
-ADDED_KEYS = {"learner": "inline"}  # top-level config keys added in 0.1.0 after tables were cached, and their defaults
+# Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
+ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0}
+
+
 def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
     """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version.
 
@@ -46,9 +49,17 @@ def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__versi
     """
     data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
     data.pop("wandb", None)
-    for key, default in ADDED_KEYS.items():
-        if data.get(key, default) == default:
-            data.pop(key, None)
+    for dotted, default in ADDED_KEYS.items():
+        *sections, key = dotted.split(".")
+        holder = data
+        for name in sections:  # copy each nested section on the way down: the config is not ours
+            if not isinstance(holder.get(name), dict):
+                break
+            holder[name] = dict(holder[name])
+            holder = holder[name]
+        else:
+            if holder.get(key, default) == default:
+                holder.pop(key, None)
     blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -7,6 +7,7 @@ produce byte-identical per-seed metrics.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -21,6 +22,8 @@ import torch
 import yaml
 
 from conftest import run_cli
+from marlzoo.config import load_config
+from marlzoo.reproduce import cache_key
 from marlzoo.stats import interquartile_mean, t_interval, t_quantile
 
 TINY = {
@@ -239,3 +242,15 @@ def test_t_interval_and_iqm():
     assert interquartile_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
     assert interquartile_mean([1, 2, 3, 100]) == pytest.approx(2.5)  # the outlier is trimmed
     assert interquartile_mean([0, 10, 1000]) == pytest.approx((0.25 * 0 + 10 + 0.25 * 1000) / 1.5)
+
+
+def test_options_added_after_tables_were_cached_leave_keys_alone_at_their_defaults():
+    config = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled"])
+    data = config.to_dict()
+    assert data["algo"]["lr_anneal_steps"] == 0 and data["learner"] == "inline"
+    older = copy.deepcopy(data)  # as the config was before these options existed
+    del older["algo"]["lr_anneal_steps"], older["learner"]
+    assert cache_key(config) == cache_key(older)
+    assert data["algo"]["lr_anneal_steps"] == 0, "computing a key must not change the config"
+    annealed = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled", "algo.lr_anneal_steps=1000"])
+    assert cache_key(annealed) != cache_key(config)
