@@ -13,6 +13,10 @@ CPU-time ratios to the raw env are the fair comparison. Raw and marlzoo phases a
 and each figure is the best over rounds; the last column is the median over rounds of each round's
 wall-clock ratio to that round's raw env, which holds up when the host's speed drifts. The last
 line printed is one JSON object. This is a benchmark, not a test: nothing here asserts a time.
+
+Ratios are to the raw env as PettingZoo's parallel API steps it. A second raw phase steps the same
+env the way marlzoo's adapter does (marlzoo.envs.direct_step), so that the saving on the env's own
+step and the cost of the rest of marlzoo can be read apart.
 """
 
 from __future__ import annotations
@@ -57,31 +61,12 @@ def timed(work: Callable[[], int], helper_pid: int | None = None) -> tuple[float
     return steps / (time.perf_counter() - wall), steps / used
 
 
-def raw_env_steps(env_name: str, kwargs: dict, steps: int, seed: int) -> Callable[[], int]:
-    """The PettingZoo ParallelEnv alone, random actions, one copy."""
+def raw_env_steps(env_name: str, kwargs: dict, steps: int, seed: int, direct: bool = False) -> Callable[[], int]:
+    """The PettingZoo ParallelEnv alone, random actions, one copy. ``direct``: stepped the way
+    marlzoo's adapter steps it (direct_step), to separate what marlzoo saves on the env's own step
+    from what the rest of marlzoo costs."""
     env = resolve_env_factory(env_name)(**kwargs)
-    spaces = {a: env.action_space(a) for a in env.possible_agents}
-    for i, space in enumerate(spaces.values()):
-        space.seed(seed + i)
-
-    def work() -> int:
-        n, episode = 0, 0
-        while n < steps:
-            env.reset(seed=seed + episode)
-            episode += 1
-            while env.agents and n < steps:
-                env.step({a: spaces[a].sample() for a in env.agents})
-                n += 1
-        return n
-
-    return work
-
-
-def raw_direct_env_steps(env_name: str, kwargs: dict, steps: int, seed: int) -> Callable[[], int]:
-    """The same env and random actions, stepped the way marlzoo's adapter steps it (direct_step), to
-    separate what marlzoo saves on the env's own step from what the rest of marlzoo costs."""
-    env = resolve_env_factory(env_name)(**kwargs)
-    step = direct_step(env) or env.step
+    step = (direct_step(env) if direct else None) or env.step
     spaces = {a: env.action_space(a) for a in env.possible_agents}
     for i, space in enumerate(spaces.values()):
         space.seed(seed + i)
@@ -166,7 +151,7 @@ def main() -> None:
                                                     **{f"train:{n}": [] for n in setups}}
     for r in range(args.rounds):
         phases["raw"].append(timed(raw_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r)))
-        phases["raw_direct"].append(timed(raw_direct_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r)))
+        phases["raw_direct"].append(timed(raw_env_steps(args.env, first_cfg.env.kwargs, args.steps, seed=r, direct=True)))
         phases["rollout"].append(timed(rollout_steps(runner, first_algo, args.steps)))
         for name, (_, _, loop) in setups.items():
             helper = loop.process.pid if hasattr(loop, "process") else None
