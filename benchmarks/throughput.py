@@ -164,11 +164,12 @@ def main() -> None:
     result: dict[str, object] = {"env": args.env, "n_envs": args.n_envs, "steps_per_phase": args.steps,
                                  "rounds": args.rounds, "raw_sps": round(raw_cpu, 1), "raw_sps_wall": round(raw_wall, 1)}
     rows = [("raw env", raw_wall, raw_cpu, 1.0)]
+    row_names = {"rollout": "rollout (policy in the loop)", "raw_direct": "raw env, stepped directly"}
     for key, (wall, cpu) in best.items():
         if key == "raw":
             continue
         kind, _, name = key.partition(":")
-        label = kind if kind in ("rollout", "raw_direct") else ("train" if name == args.algos[0] else f"train_{name}")
+        label = kind if kind in row_names else ("train" if name == args.algos[0] else f"train_{name}")
         label = label.replace("+", "_")
         result[f"{label}_sps"] = round(cpu, 1)
         result[f"{label}_sps_wall"] = round(wall, 1)
@@ -177,8 +178,7 @@ def main() -> None:
         # The host's speed drifts between rounds; a ratio within one round compares like with like.
         per_round = [w / r for (w, _), (r, _) in zip(phases[key], phases["raw"])]
         result[f"{label}_ratio_wall_round_median"] = round(statistics.median(per_round), 3)
-        names = {"rollout": "rollout (policy in the loop)", "raw_direct": "raw env, stepped directly"}
-        rows.append((f"{name} training" if name else names[kind], wall, cpu,
+        rows.append((f"{name} training" if name else row_names[kind], wall, cpu,
                      statistics.median(per_round)))
     for _, _, loop in setups.values():
         loop.close()
