@@ -51,12 +51,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.wandb:
         sets.append(f"wandb.mode={args.wandb}")
     config = load_config(args.algo, args.env, args.config, sets, args.steps, args.seed)
-    trainer_dir = Path(args.run_dir)
-    run_dir = new_run_dir(trainer_dir, config, args.run_id)
+    parent = Path(args.run_dir)
+    parent_existed = parent.exists()
+    run_dir = new_run_dir(parent, config, args.run_id)
     try:
         trainer = Trainer(config, run_dir, show_progress=not args.no_progress)
     except BaseException:
-        _remove_empty(run_dir)
+        _remove_empty(run_dir, parent if not parent_existed else None)
         raise
     info = trainer.train()
     final = info.get("final_metrics", {})
@@ -65,14 +66,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_empty(run_dir: Path) -> None:
-    """Undo a run directory that a failed start created (only ever our own, fresh, files)."""
+def _remove_empty(run_dir: Path, created_parent: Path | None) -> None:
+    """Undo a run directory that a failed start created (only ever our own, fresh, files), and the
+    parent directory too if this run created it and it is left empty."""
     for name in ("config.yaml", "run.json", "metrics.jsonl"):
         (run_dir / name).unlink(missing_ok=True)
-    try:
-        run_dir.rmdir()
-    except OSError:
-        pass
+    for directory in (run_dir, created_parent):
+        try:
+            if directory is not None:
+                directory.rmdir()
+        except OSError:
+            pass
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -309,7 +309,7 @@ def load_config(
         if path is not None and path.is_file():
             layer = read_yaml(path, f"configs/{kind}/{name}.yaml")
             if kind == "envs":
-                layer = _algo_keys_it_has(layer, chosen("algo"))
+                layer = _algo_keys_it_has(layer, chosen("algo"), f"configs/{kind}/{name}.yaml")
             layers.append((layer, f"configs/{kind}/{name}.yaml"))
     if config_file:
         layers.append((user, str(config_file)))
@@ -319,15 +319,27 @@ def load_config(
     return build_run_config(merged, sources)
 
 
-def _algo_keys_it_has(layer: dict[str, Any], algo_name: Any) -> dict[str, Any]:
+def _algo_keys_it_has(layer: dict[str, Any], algo_name: Any, source: str) -> dict[str, Any]:
     """An env's own config may tune algorithm keys (say, a smaller replay buffer for an image env);
-    each applies to the algorithms whose Config has that key and is left out for the others."""
+    each applies to the algorithms whose Config has that key and is left out for the others. A key
+    that no installed algorithm has is a typo, and an error."""
     section = layer.get("algo")
     if not isinstance(section, dict) or not isinstance(algo_name, str):
         return layer
-    from marlzoo.registry import get_algo
+    from marlzoo.registry import algo_names, get_algo
 
-    known = {f.name for f in dataclasses.fields(get_algo(algo_name).Config)} | {"name"}
+    def fields(name: str) -> set[str]:
+        return {f.name for f in dataclasses.fields(get_algo(name).Config)} | {"name"}
+
+    known = fields(algo_name)
+    unknown = [k for k in section if k not in known]
+    if unknown:
+        anywhere = set().union(*(fields(name) for name in algo_names()))
+        for key in unknown:
+            if key not in anywhere:
+                hint = closest(str(key), anywhere)
+                raise UserError(f"unknown config key 'algo.{key}' (from {source}): no installed algorithm has it"
+                                + (f"; did you mean 'algo.{hint}'?" if hint else ""))
     return {**layer, "algo": {k: v for k, v in section.items() if k in known}}
 
 

@@ -116,12 +116,8 @@ class Trainer:
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         write_json_atomic(run_dir / "run.json", info)
 
-        sinks: list[Any] = [JsonlSink(run_dir / "metrics.jsonl")]
+        log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
         wandb_mode = resolve_wandb_mode(config.wandb.mode)
-        if wandb_mode != "disabled":
-            sinks.append(WandbSink(run_dir, run_dir.name, config.to_dict(), wandb_mode, config.wandb.project,
-                                   config.wandb.entity, config.wandb.group))
-        log = MetricLog(sinks)
         info["wandb_mode"] = wandb_mode
 
         t_env = episodes = 0
@@ -131,6 +127,9 @@ class Trainer:
         last_return = float("nan")
         progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", enabled=self.show_progress)
         try:
+            if wandb_mode != "disabled":
+                log.sinks.append(WandbSink(run_dir, run_dir.name, config.to_dict(), wandb_mode, config.wandb.project,
+                                           config.wandb.entity, config.wandb.group))
             with progress:
                 while t_env < config.steps:
                     collected = self.loop.iterate(t_env)
@@ -169,8 +168,9 @@ class Trainer:
                         next_ckpt += config.checkpoint_interval
                         self._checkpoint(t_env, episodes)
             self._checkpoint(t_env, episodes)
-        except BaseException:
-            info.update(status="interrupted", env_steps=t_env, wall_clock_s=round(time.perf_counter() - start, 2))
+        except BaseException as exc:
+            stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}: {exc}"
+            info.update(status=stopped, env_steps=t_env, wall_clock_s=round(time.perf_counter() - start, 2))
             write_json_atomic(run_dir / "run.json", info)
             raise
         finally:

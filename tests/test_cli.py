@@ -70,7 +70,13 @@ def test_box_action_env_refused_by_qmix(cli, tmp_path):
     result = cli("run", "--algo", "qmix", "--env", "simple_spread", "--set", "env.kwargs.continuous_actions=true",
                      "--wandb", "disabled", cwd=tmp_path)
     assert_one_line_error(result, "'qmix' needs discrete actions", "continuous")
-    assert not any((tmp_path / "runs").glob("*")), "a refused run must leave no directory behind"
+    assert not (tmp_path / "runs").exists(), "a refused run must leave no directory behind"
+    earlier = tmp_path / "runs" / "earlier"
+    earlier.mkdir(parents=True)
+    result = cli("run", "--algo", "qmix", "--env", "simple_spread", "--set", "env.kwargs.continuous_actions=true",
+                 "--wandb", "disabled", cwd=tmp_path)
+    assert result.returncode == 2
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["earlier"], "only the refused run's own directory goes"
 
 
 def test_broken_yaml(cli, tmp_path):

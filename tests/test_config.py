@@ -81,3 +81,33 @@ def test_resolved_config_round_trips(tmp_path):
     path.write_text(dump_config(cfg))
     again = config_from_file(path)
     assert again == cfg
+
+
+def test_algo_layer_then_env_layer():
+    assert load_config("qmix", "simple_spread").algo.lr == 5e-4  # the Q-learning core's default
+    assert load_config("vdn", "simple_spread").algo.lr == 1e-3  # configs/algos/vdn.yaml
+    assert load_config("vdn", "penalty").algo.lr == 0.01  # configs/envs/penalty.yaml, later, wins
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    """A copy of configs/ that a test may edit, in place of the repository's."""
+    import shutil
+
+    import marlzoo.config
+
+    copy = tmp_path / "configs"
+    shutil.copytree(marlzoo.config.CONFIG_DIR, copy)
+    monkeypatch.setattr(marlzoo.config, "CONFIG_DIR", copy)
+    return copy
+
+
+def test_env_layer_algo_keys_apply_where_they_exist_and_typos_are_errors(config_dir):
+    env_file = config_dir / "envs" / "simple_spread.yaml"
+    original = env_file.read_text()
+    env_file.write_text(original + "algo:\n  buffer_size: 700\n  alpha: 0.3\n")  # alpha: IQL's only
+    assert load_config("qmix", "simple_spread").algo.buffer_size == 700
+    assert load_config("iql", "simple_spread").algo.alpha == 0.3
+    env_file.write_text(original + "algo:\n  bufer_size: 700\n")
+    with pytest.raises(UserError, match=r"'algo.bufer_size' \(from configs/envs/simple_spread.yaml\).*'algo.buffer_size'"):
+        load_config("qmix", "simple_spread")
