@@ -6,5 +6,6 @@ from marlzoo.errors import UserError  # noqa: E402
 from marlzoo.algorithm import Algorithm  # noqa: E402
 from marlzoo.envs.spec import EnvSpec  # noqa: E402
 from marlzoo.registry import register_algo  # noqa: E402
+from marlzoo.api import train  # noqa: E402
 
-__all__ = ["__version__", "Algorithm", "EnvSpec", "UserError", "register_algo"]
+__all__ = ["__version__", "Algorithm", "EnvSpec", "UserError", "register_algo", "train"]

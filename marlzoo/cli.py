@@ -44,39 +44,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from marlzoo.config import load_config
-    from marlzoo.trainer import Trainer, new_run_dir
+    from marlzoo.api import train
 
     sets = list(args.sets)
     if args.wandb:
         sets.append(f"wandb.mode={args.wandb}")
-    config = load_config(args.algo, args.env, args.config, sets, args.steps, args.seed)
-    parent = Path(args.run_dir)
-    parent_existed = parent.exists()
-    run_dir = new_run_dir(parent, config, args.run_id)
-    try:
-        trainer = Trainer(config, run_dir, show_progress=not args.no_progress)
-    except BaseException:
-        _remove_empty(run_dir, parent if not parent_existed else None)
-        raise
-    info = trainer.train()
+    info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=sets, config_file=args.config,
+                 run_dir=args.run_dir, run_id=args.run_id, progress=not args.no_progress)
     final = info.get("final_metrics", {})
-    print(f"run {run_dir}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
+    print(f"run {info['run_dir']}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
           f"({info['sps']:.0f} steps/s); final test return {final.get('test/return_mean', float('nan')):.2f}")
     return 0
-
-
-def _remove_empty(run_dir: Path, created_parent: Path | None) -> None:
-    """Undo a run directory that a failed start created (only ever our own, fresh, files), and the
-    parent directory too if this run created it and it is left empty."""
-    for name in ("config.yaml", "run.json", "metrics.jsonl"):
-        (run_dir / name).unlink(missing_ok=True)
-    for directory in (run_dir, created_parent):
-        try:
-            if directory is not None:
-                directory.rmdir()
-        except OSError:
-            pass
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -18,8 +18,9 @@ from marlzoo.runner import EpisodeRunner
 from marlzoo.trainer import build_algorithm, make_vector_env, seed_everything
 
 
-def load_run(run_dir: Path) -> RunConfig:
+def load_run(run_dir: str | Path) -> RunConfig:
     """The resolved config of the run in ``run_dir``."""
+    run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} does not exist; pass a directory under runs/ (for example --run runs/<run_id>)")
     path = run_dir / "config.yaml"
@@ -28,10 +29,11 @@ def load_run(run_dir: Path) -> RunConfig:
     return config_from_file(path)
 
 
-def load_trained(run_dir: Path, checkpoint: Path | None, n_envs: int, seed: int) -> tuple[RunConfig, VectorEnv, Algorithm]:
+def load_trained(run_dir: str | Path, checkpoint: str | Path | None, n_envs: int, seed: int) -> tuple[RunConfig, VectorEnv, Algorithm]:
     """The run's config, ``n_envs`` copies of its env, and its algorithm restored from the checkpoint."""
+    run_dir = Path(run_dir)
     config = load_run(run_dir)
-    payload = load_checkpoint(checkpoint or run_dir / "checkpoint.pt", config.algo_name)
+    payload = load_checkpoint(Path(checkpoint) if checkpoint else run_dir / "checkpoint.pt", config.algo_name)
     torch.set_num_threads(config.torch_threads)
     seed_everything(seed)
     venv = make_vector_env(config, n_envs)
@@ -44,7 +46,7 @@ def load_trained(run_dir: Path, checkpoint: Path | None, n_envs: int, seed: int)
     return config, venv, algo
 
 
-def evaluate_run(run_dir: Path, episodes: int, checkpoint: Path | None = None, seed: int = 12345) -> np.ndarray:
+def evaluate_run(run_dir: str | Path, episodes: int, checkpoint: str | Path | None = None, seed: int = 12345) -> np.ndarray:
     """Returns of ``episodes`` greedy episodes of the run's checkpointed policy."""
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
@@ -56,7 +58,7 @@ def evaluate_run(run_dir: Path, episodes: int, checkpoint: Path | None = None, s
         venv.close()
 
 
-def value_table_of_run(run_dir: Path, checkpoint: Path | None = None) -> tuple[EnvSpec, ValueTable, torch.Tensor]:
+def value_table_of_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> tuple[EnvSpec, ValueTable, torch.Tensor]:
     """The learned values of the run's checkpoint at its env's single state: ``(spec, table, avail)``.
 
     Works for algorithms that implement :meth:`~marlzoo.Algorithm.value_table`, on envs with one

@@ -40,6 +40,33 @@ def test_decorator_registers_in_process():
         register_algo("not_an_algo")(object)
 
 
+def test_decorated_algorithm_trains_and_evaluates_in_process(tmp_path):
+    import marlzoo
+    from algos.vdn import VDN
+    from marlzoo.evaluate import evaluate_run
+
+    @register_algo("test_only_notebook_vdn")
+    class NotebookVDN(VDN):
+        pass
+
+    info = marlzoo.train("test_only_notebook_vdn", "simple_spread", steps=400, progress=False, run_dir=tmp_path,
+                         run_id="nb", sets=["wandb.mode=disabled", "test_interval=400", "test_episodes=2"])
+    assert info["status"] == "finished" and info["env_steps"] == 400 and info["algo"] == "test_only_notebook_vdn"
+    assert info["run_dir"] == str(tmp_path / "nb") and (tmp_path / "nb" / "checkpoint.pt").is_file()
+    assert "test/return_mean" in info["final_metrics"]
+    assert len(evaluate_run(info["run_dir"], 3)) == 3  # a str, as train returns it
+
+
+def test_train_refuses_bad_input_and_leaves_nothing(tmp_path):
+    import marlzoo
+
+    with pytest.raises(UserError, match="unknown algorithm"):
+        marlzoo.train("qmixx", "simple_spread", run_dir=tmp_path / "runs")
+    with pytest.raises(UserError, match="needs discrete actions"):
+        marlzoo.train("qmix", "simple_spread", run_dir=tmp_path / "runs", sets=["env.kwargs.continuous_actions=true"])
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(UserError, match="unknown algorithm 'qmx'; did you mean 'qmix'"):
         get_algo("qmx")
