@@ -14,6 +14,9 @@ key's dotted name and its file. The ``algo:`` section is validated against the a
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
+import site
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,7 +28,30 @@ import yaml
 from marlzoo.errors import UserError
 from marlzoo.suggest import closest
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def find_config_dir() -> Path:
+    """The ``configs/`` directory: beside the package in a source tree (and an editable install), or
+    where a wheel put its data files (``share/marlzoo/configs`` under the install prefix)."""
+    source = Path(__file__).resolve().parent.parent / "configs"
+    candidates = [source]
+    try:
+        dist = importlib.metadata.distribution("marlzoo")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        recorded = [f for f in dist.files or [] if f.name == "default.yaml" and f.parent.name == "configs"]
+        candidates += [Path(dist.locate_file(f)).resolve().parent for f in recorded]
+        # pip install --target moves the data files beside the package without rewriting RECORD
+        candidates.append(Path(dist.locate_file("")).resolve() / "share" / "marlzoo" / "configs")
+    candidates += [Path(base) / "share" / "marlzoo" / "configs" for base in (sys.prefix, site.USER_BASE or "")]
+    for directory in candidates:
+        if (directory / "default.yaml").is_file():
+            return directory
+    return source  # missing: read_yaml then names the file it could not read
+
+
+CONFIG_DIR = find_config_dir()
 CLI = "the command line"
 
 
