@@ -260,7 +260,9 @@ def build_dataclass(cls: type, data: Any, prefix: str, sources: dict[str, str]) 
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise UserError(f"config section '{prefix or 'top level'}': {exc}") from None
+        origins = sorted({sources.get(f"{prefix}.{k}" if prefix else str(k), "") for k in data} - {""})
+        origin = f" (set in {', '.join(origins)})" if origins else ""
+        raise UserError(f"config section '{prefix or 'top level'}'{origin}: {exc}") from None
 
 
 def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig:

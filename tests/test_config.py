@@ -111,3 +111,8 @@ def test_env_layer_algo_keys_apply_where_they_exist_and_typos_are_errors(config_
     env_file.write_text(original + "algo:\n  bufer_size: 700\n")
     with pytest.raises(UserError, match=r"'algo.bufer_size' \(from configs/envs/simple_spread.yaml\).*'algo.buffer_size'"):
         load_config("qmix", "simple_spread")
+
+
+def test_invalid_value_names_where_it_was_set():
+    with pytest.raises(UserError, match=r"'algo.agent' \(set in the command line\).*'mlp' or 'gru', not 'lstm'"):
+        load_config("qmix", "simple_spread", sets=["algo.agent.kind=lstm"])
