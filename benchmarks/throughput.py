@@ -7,10 +7,12 @@
     python benchmarks/throughput.py --env multiwalker --algos mappo  # continuous actions
     python benchmarks/throughput.py --process-learner                # + QMIX with learner=process
 
-Each figure is measured twice: by the wall clock, and by this process's CPU time. On an idle machine
-the two agree. On a shared one, other processes stretch the wall clock but not our CPU time, so the
-CPU-time ratios to the raw env are the fair comparison. Raw and marlzoo phases alternate in rounds,
-and each figure is the best over rounds; the last column is the median over rounds of each round's
+Each figure is measured twice: by the wall clock, and by the CPU time used (this process's, plus the
+learner process's for learner=process). The headline figures, and the JSON's plain keys (``raw_sps``,
+``rollout_sps``, ``train_sps``, ``*_ratio``), are wall-clock steps/s. On an idle machine the two agree
+for inline phases; on a shared one, other processes stretch the wall clock but not our CPU time, so
+the ``*_cpu_*`` keys are printed beside them. Raw and marlzoo phases alternate in rounds, and each
+figure is the best over rounds; the last column is the median over rounds of each round's
 wall-clock ratio to that round's raw env, which holds up when the host's speed drifts. The last
 line printed is one JSON object. This is a benchmark, not a test: nothing here asserts a time.
 
@@ -162,7 +164,7 @@ def main() -> None:
     best = {k: (max(w for w, _ in v), max(c for _, c in v)) for k, v in phases.items()}
     raw_wall, raw_cpu = best["raw"]
     result: dict[str, object] = {"env": args.env, "n_envs": args.n_envs, "steps_per_phase": args.steps,
-                                 "rounds": args.rounds, "raw_sps": round(raw_cpu, 1), "raw_sps_wall": round(raw_wall, 1)}
+                                 "rounds": args.rounds, "raw_sps": round(raw_wall, 1), "raw_cpu_sps": round(raw_cpu, 1)}
     rows = [("raw env", raw_wall, raw_cpu, 1.0)]
     row_names = {"rollout": "rollout (policy in the loop)", "raw_direct": "raw env, stepped directly"}
     for key, (wall, cpu) in best.items():
@@ -171,13 +173,13 @@ def main() -> None:
         kind, _, name = key.partition(":")
         label = kind if kind in row_names else ("train" if name == args.algos[0] else f"train_{name}")
         label = label.replace("+", "_")
-        result[f"{label}_sps"] = round(cpu, 1)
-        result[f"{label}_sps_wall"] = round(wall, 1)
-        result[f"{label}_ratio"] = round(cpu / raw_cpu, 3)
-        result[f"{label}_ratio_wall"] = round(wall / raw_wall, 3)
+        result[f"{label}_sps"] = round(wall, 1)
+        result[f"{label}_cpu_sps"] = round(cpu, 1)
+        result[f"{label}_ratio"] = round(wall / raw_wall, 3)
+        result[f"{label}_cpu_ratio"] = round(cpu / raw_cpu, 3)
         # The host's speed drifts between rounds; a ratio within one round compares like with like.
         per_round = [w / r for (w, _), (r, _) in zip(phases[key], phases["raw"])]
-        result[f"{label}_ratio_wall_round_median"] = round(statistics.median(per_round), 3)
+        result[f"{label}_ratio_round_median"] = round(statistics.median(per_round), 3)
         rows.append((f"{name} training" if name else row_names[kind], wall, cpu,
                      statistics.median(per_round)))
     for _, _, loop in setups.values():
