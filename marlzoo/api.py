@@ -6,6 +6,8 @@ to this process, so a ``marlzoo run`` subprocess cannot train it; :func:`train` 
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,41 +18,68 @@ def train(
     *,
     steps: int | None = None,
     seed: int | None = None,
-    sets: Sequence[str] = (),
+    sets: Sequence[str] | str = (),
     config_file: str | Path | None = None,
     run_dir: str | Path = "runs",
     run_id: str | None = None,
+    wandb: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env`` into a fresh ``<run_dir>/<run_id>/`` and return its ``run.json``
     contents, plus ``run_dir``. Arguments mean what ``marlzoo run``'s options mean; ``sets`` holds
-    ``key=value`` overrides, e.g. ``["algo.lr=0.001", "wandb.mode=disabled"]``.
+    ``key=value`` overrides, e.g. ``["algo.lr=0.001"]``, and ``wandb`` is a W&B mode
+    (``"disabled"``, ``"offline"``, ...).
 
-    Bad input raises :class:`marlzoo.UserError`; a run that fails to start leaves nothing behind.
+    Bad input raises :class:`marlzoo.UserError`, and a run that fails before its first env step
+    leaves nothing behind. Like ``marlzoo run``, it seeds the global RNGs and sets torch's thread
+    count to the config's ``torch_threads`` (1 by default), in this process.
     """
     from marlzoo.config import load_config
     from marlzoo.trainer import Trainer, new_run_dir
 
-    config = load_config(algo, env, config_file, list(sets), steps, seed)
+    overrides = [sets] if isinstance(sets, str) else list(sets)
+    if wandb is not None:
+        overrides.append(f"wandb.mode={wandb}")
+    config = load_config(algo, env, config_file, overrides, steps, seed)
     parent = Path(run_dir)
-    parent_existed = parent.exists()
+    created = _first_missing(parent)
     directory = new_run_dir(parent, config, run_id)
     try:
-        trainer = Trainer(config, directory, show_progress=progress)
+        info = Trainer(config, directory, show_progress=progress).train()
     except BaseException:
-        _remove_empty(directory, None if parent_existed else parent)
+        if _steps_done(directory) == 0:
+            _remove_fresh(directory, created)
         raise
-    return {**trainer.train(), "run_dir": str(directory)}
+    return {**info, "run_dir": str(directory)}
 
 
-def _remove_empty(run_dir: Path, created_parent: Path | None) -> None:
-    """Undo a run directory that a failed start created (only ever our own, fresh, files), and the
-    parent directory too if this run created it and it is left empty."""
-    for name in ("config.yaml", "run.json", "metrics.jsonl"):
-        (run_dir / name).unlink(missing_ok=True)
-    for directory in (run_dir, created_parent):
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (None if all of it does)."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _steps_done(run_dir: Path) -> int:
+    try:
+        return int(json.loads((run_dir / "run.json").read_text()).get("env_steps", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def _remove_fresh(run_dir: Path, created: Path | None) -> None:
+    """Remove a run directory this call created (new_run_dir never reuses one), and the directories
+    above it that the call created too, if that leaves them empty."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if created is None:
+        return
+    for directory in (run_dir.parent, *run_dir.parent.parents):
         try:
-            if directory is not None:
-                directory.rmdir()
+            directory.rmdir()
         except OSError:
-            pass
+            break
+        if directory == created:
+            break

@@ -46,11 +46,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from marlzoo.api import train
 
-    sets = list(args.sets)
-    if args.wandb:
-        sets.append(f"wandb.mode={args.wandb}")
-    info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=sets, config_file=args.config,
-                 run_dir=args.run_dir, run_id=args.run_id, progress=not args.no_progress)
+    info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=args.sets, config_file=args.config,
+                 run_dir=args.run_dir, run_id=args.run_id, wandb=args.wandb, progress=not args.no_progress)
     final = info.get("final_metrics", {})
     print(f"run {info['run_dir']}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
           f"({info['sps']:.0f} steps/s); final test return {final.get('test/return_mean', float('nan')):.2f}")

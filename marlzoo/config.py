@@ -29,26 +29,28 @@ from marlzoo.errors import UserError
 from marlzoo.suggest import closest
 
 
-
 def find_config_dir() -> Path:
-    """The ``configs/`` directory: beside the package in a source tree (and an editable install), or
-    where a wheel put its data files (``share/marlzoo/configs`` under the install prefix)."""
-    source = Path(__file__).resolve().parent.parent / "configs"
-    candidates = [source]
+    """The ``configs/`` directory: the source tree's, when marlzoo runs from one (an editable install
+    included), else the one a wheel installed beside this copy of the package, as data files under
+    ``share/marlzoo/configs``."""
+    here = Path(__file__).resolve().parent
+    if (here.parent / "setup.cfg").is_file() and (here.parent / "configs" / "default.yaml").is_file():
+        return here.parent / "configs"
+    candidates: list[Path] = []
     try:
         dist = importlib.metadata.distribution("marlzoo")
     except importlib.metadata.PackageNotFoundError:
         dist = None
-    if dist is not None:
-        recorded = [f for f in dist.files or [] if f.name == "default.yaml" and f.parent.name == "configs"]
-        candidates += [Path(dist.locate_file(f)).resolve().parent for f in recorded]
-        # pip install --target moves the data files beside the package without rewriting RECORD
+    if dist is not None and Path(dist.locate_file("marlzoo/__init__.py")).resolve() == here / "__init__.py":
+        # pip install --target leaves the data files beside the package, but RECORD as for a prefix
         candidates.append(Path(dist.locate_file("")).resolve() / "share" / "marlzoo" / "configs")
-    candidates += [Path(base) / "share" / "marlzoo" / "configs" for base in (sys.prefix, site.USER_BASE or "")]
+        candidates += [Path(dist.locate_file(f)).resolve().parent for f in dist.files or []
+                       if f.name == "default.yaml" and f.parent.name == "configs"]
+    candidates += [Path(base) / "share" / "marlzoo" / "configs" for base in (sys.prefix, site.USER_BASE) if base]
     for directory in candidates:
         if (directory / "default.yaml").is_file():
             return directory
-    return source  # missing: read_yaml then names the file it could not read
+    return here.parent / "configs"  # missing: read_yaml then names the file it could not read
 
 
 CONFIG_DIR = find_config_dir()
@@ -261,7 +263,7 @@ def build_dataclass(cls: type, data: Any, prefix: str, sources: dict[str, str]) 
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         origins = sorted({sources.get(f"{prefix}.{k}" if prefix else str(k), "") for k in data} - {""})
-        origin = f" (set in {', '.join(origins)})" if origins else ""
+        origin = f" (its keys set in {', '.join(origins)})" if origins else ""
         raise UserError(f"config section '{prefix or 'top level'}'{origin}: {exc}") from None
 
 
@@ -359,10 +361,16 @@ def _algo_keys_it_has(layer: dict[str, Any], algo_name: Any, source: str) -> dic
     def fields(name: str) -> set[str]:
         return {f.name for f in dataclasses.fields(get_algo(name).Config)} | {"name"}
 
+    def fields_if_loadable(name: str) -> set[str]:  # a broken plugin must not break other runs
+        try:
+            return fields(name)
+        except Exception:
+            return set()
+
     known = fields(algo_name)
     unknown = [k for k in section if k not in known]
     if unknown:
-        anywhere = set().union(*(fields(name) for name in algo_names()))
+        anywhere = set().union(*(fields_if_loadable(name) for name in algo_names()))
         for key in unknown:
             if key not in anywhere:
                 hint = closest(str(key), anywhere)

@@ -204,9 +204,15 @@ def _check_algo_name(name: str, label: str) -> None:
 def load_table(path: str | Path) -> TableSpec:
     """Read, validate and resolve a table spec; any problem is one :class:`UserError` line."""
     path = Path(path)
+    if not path.is_file():  # a table's name, or configs/tables/... away from a source tree (a wheel install)
+        from marlzoo.config import CONFIG_DIR
+
+        installed = CONFIG_DIR / "tables" / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+        if not installed.is_file():
+            raise UserError(f"table spec {path} does not exist; tables live in configs/tables/<name>.yaml "
+                            "(`marlzoo reproduce mpe` finds the installed configs/tables/mpe.yaml)")
+        path = installed
     label = str(path)
-    if not path.is_file():
-        raise UserError(f"table spec {label} does not exist; tables live in configs/tables/<name>.yaml")
     data = read_yaml(path, label)
     sources = _sources(data, "", label, {})
     # Validate the top level first (unknown keys, types), then the entries one by one.

@@ -80,11 +80,20 @@ class Trainer:
         torch.set_num_threads(config.torch_threads)
         seed_everything(config.seed)
         self.train_env = make_vector_env(config, config.n_envs)
-        self.test_env = make_vector_env(config, min(config.n_envs, config.test_episodes))
+        try:
+            self.test_env = make_vector_env(config, min(config.n_envs, config.test_episodes))
+        except BaseException:
+            self.train_env.close()
+            raise
         self.spec = self.train_env.spec
-        self.algo = build_algorithm(config, self.spec)
-        self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
-                              config.torch_threads)
+        try:
+            self.algo = build_algorithm(config, self.spec)
+            self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
+                                  config.torch_threads)
+        except BaseException:  # in a notebook the envs would outlive a refused run
+            self.train_env.close()
+            self.test_env.close()
+            raise
         self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
 
     # ------------------------------------------------------------------ run.json
@@ -128,8 +137,10 @@ class Trainer:
         progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", enabled=self.show_progress)
         try:
             if wandb_mode != "disabled":
-                log.sinks.append(WandbSink(run_dir, run_dir.name, config.to_dict(), wandb_mode, config.wandb.project,
-                                           config.wandb.entity, config.wandb.group))
+                sink = WandbSink(run_dir, run_dir.name, config.to_dict(), wandb_mode, config.wandb.project,
+                                 config.wandb.entity, config.wandb.group)
+                log.sinks.append(sink)
+                info["wandb_mode"] = sink.mode  # online falls back to offline when it cannot connect
             with progress:
                 while t_env < config.steps:
                     collected = self.loop.iterate(t_env)

@@ -114,5 +114,5 @@ def test_env_layer_algo_keys_apply_where_they_exist_and_typos_are_errors(config_
 
 
 def test_invalid_value_names_where_it_was_set():
-    with pytest.raises(UserError, match=r"'algo.agent' \(set in the command line\).*'mlp' or 'gru', not 'lstm'"):
+    with pytest.raises(UserError, match=r"'algo.agent' \(its keys set in the command line\).*'mlp' or 'gru', not 'lstm'"):
         load_config("qmix", "simple_spread", sets=["algo.agent.kind=lstm"])

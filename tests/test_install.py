@@ -7,7 +7,11 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytest.importorskip("setuptools", reason="building the wheel without isolation needs setuptools")
 
 SOURCES = ["setup.cfg", "pyproject.toml", "README.md", "marlzoo", "algos", "configs"]
 PROBE = """
@@ -37,8 +41,11 @@ def test_wheel_install_finds_its_configs(tmp_path):
                            cwd=elsewhere, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=300)
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert found["package"].startswith(str(target)), "the installed copy, not the repository's, was imported"
-    assert found["configs"] == str(target / "share" / "marlzoo" / "configs")
+    assert found["package"].startswith(str(target.resolve())), "the installed copy, not the repository's, was imported"
+    installed = target.resolve() / "share" / "marlzoo" / "configs"
+    assert found["configs"] == str(installed)
+    shipped = sorted(p.relative_to(REPO / "configs") for p in (REPO / "configs").rglob("*.yaml"))
+    assert sorted(p.relative_to(installed) for p in installed.rglob("*.yaml")) == shipped, "every config file ships"
     assert found["code"] == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"

@@ -63,8 +63,24 @@ def test_train_refuses_bad_input_and_leaves_nothing(tmp_path):
     with pytest.raises(UserError, match="unknown algorithm"):
         marlzoo.train("qmixx", "simple_spread", run_dir=tmp_path / "runs")
     with pytest.raises(UserError, match="needs discrete actions"):
-        marlzoo.train("qmix", "simple_spread", run_dir=tmp_path / "runs", sets=["env.kwargs.continuous_actions=true"])
-    assert not (tmp_path / "runs").exists()
+        marlzoo.train("qmix", "simple_spread", run_dir=tmp_path / "a" / "b" / "runs",
+                      sets="env.kwargs.continuous_actions=true")  # one override may be a plain string
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "a").exists()
+
+
+def test_a_run_whose_wandb_cannot_start_leaves_nothing(tmp_path, monkeypatch):
+    import marlzoo
+    import marlzoo.trainer
+
+    def refuse(*args, **kwargs):
+        raise UserError("wandb could not start (test); rerun with --wandb disabled")
+
+    monkeypatch.setattr(marlzoo.trainer, "WandbSink", refuse)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(UserError, match="wandb could not start"):
+        marlzoo.train("vdn", "simple_spread", steps=200, run_dir=tmp_path / "runs", run_id="x", wandb="offline",
+                      progress=False)
+    assert list((tmp_path / "runs").iterdir()) == [], "the failed run's directory is gone, so its run id is free again"
 
 
 def test_unknown_name_suggests_the_closest():

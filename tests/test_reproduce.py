@@ -254,3 +254,13 @@ def test_options_added_after_tables_were_cached_leave_keys_alone_at_their_defaul
     assert data["algo"]["lr_anneal_steps"] == 0, "computing a key must not change the config"
     annealed = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled", "algo.lr_anneal_steps=1000"])
     assert cache_key(annealed) != cache_key(config)
+
+
+def test_a_table_is_found_by_name_among_the_configs(tmp_path, monkeypatch):
+    from marlzoo.config import CONFIG_DIR
+    from marlzoo.tables import load_table
+
+    monkeypatch.chdir(tmp_path)  # away from the source tree, as after a wheel install
+    assert load_table("qlearning_mpe").name == "qlearning_mpe"
+    spec = load_table("configs/tables/mappo_spread.yaml")
+    assert spec.name == "mappo_spread" and spec.path == CONFIG_DIR / "tables" / "mappo_spread.yaml"

@@ -104,12 +104,13 @@ def test_plugin_package_installs_and_runs(tmp_path):
     assert "vdn_s" not in run_cli("list").stdout, "nothing was installed into the environment itself"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="VmHWM is Linux's")
 def test_peak_memory_is_the_runs_own_not_its_parents():
     import numpy as np
 
-    held = np.ones(150_000_000)  # 1.2 GB resident in this process while it starts the child
+    held = np.ones(80_000_000)  # 640 MB resident in this process while it starts the child
     child = subprocess.run([sys.executable, "-c", "from marlzoo.runinfo import peak_rss_mb; print(peak_rss_mb())"],
                            capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, child.stderr
-    assert held.sum() == 150_000_000
-    assert 50 < float(child.stdout) < 800, "a started process reports its own peak (importing torch: about 225 MB)"
+    assert held.sum() == 80_000_000
+    assert 50 < float(child.stdout) < 500, "a started process reports its own peak (importing torch: about 225 MB)"
