@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import ExitStack, closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -79,21 +80,14 @@ class Trainer:
         self.show_progress = show_progress
         torch.set_num_threads(config.torch_threads)
         seed_everything(config.seed)
-        self.train_env = make_vector_env(config, config.n_envs)
-        try:
-            self.test_env = make_vector_env(config, min(config.n_envs, config.test_episodes))
-        except BaseException:
-            self.train_env.close()
-            raise
-        self.spec = self.train_env.spec
-        try:
+        with ExitStack() as opened:  # a refused run closes the envs it opened (in a notebook they would live on)
+            self.train_env = opened.enter_context(closing(make_vector_env(config, config.n_envs)))
+            self.test_env = opened.enter_context(closing(make_vector_env(config, min(config.n_envs, config.test_episodes))))
+            self.spec = self.train_env.spec
             self.algo = build_algorithm(config, self.spec)
             self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
                                   config.torch_threads)
-        except BaseException:  # in a notebook the envs would outlive a refused run
-            self.train_env.close()
-            self.test_env.close()
-            raise
+            opened.pop_all()
         self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
 
     # ------------------------------------------------------------------ run.json

@@ -79,8 +79,7 @@ def direct_step(env: Any) -> Step | None:
             step_rewards = raw.rewards
             for other in raw.agents:
                 rewards[other] += step_rewards[other]
-        terminations, truncations = dict(**raw.terminations), dict(**raw.truncations)
-        infos = dict(**raw.infos)
+        terminations, truncations, infos = dict(raw.terminations), dict(raw.truncations), dict(raw.infos)
         observations = {agent: observe(agent) for agent in raw.agents}
         while raw.agents and (raw.terminations[raw.agent_selection] or raw.truncations[raw.agent_selection]):
             target_step(None)
