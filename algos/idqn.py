@@ -5,7 +5,7 @@ the environment. There is no mixer: every agent's TD error is its own, against
 ``r + gamma * Q_i^target(o_i', argmax_a Q_i(o_i', a))``. Everything else is the shared core.
 """
 
-from marlzoo.qlearning import QLearner
+from marlzoo.learning.qlearning import QLearner
 
 
 class IDQN(QLearner):

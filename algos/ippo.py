@@ -7,7 +7,7 @@ masks, Box squashing) is MAPPO's.
 
 import torch
 
-from algos.mappo import MAPPO
+from marlzoo.algos.mappo import MAPPO
 
 
 class IPPO(MAPPO):

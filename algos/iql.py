@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
-from marlzoo.exploration import LinearSchedule, epsilon_greedy, exploration_rng
-from marlzoo.qtable import ValueTable
+from marlzoo.learning.exploration import LinearSchedule, epsilon_greedy, exploration_rng
+from marlzoo.learning.qtable import ValueTable
 
 
 @dataclass

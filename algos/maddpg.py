@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.buffers import EpisodeBuffer
-from marlzoo.distributions import ActionBounds, categorical_sample, gumbel_softmax_st, masked_logits
+from marlzoo.training.buffers import EpisodeBuffer
+from marlzoo.learning.distributions import ActionBounds, categorical_sample, gumbel_softmax_st, masked_logits
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.nets import AgentNetConfig, AgentNetwork
-from marlzoo.normalise import RunningMeanStd
-from marlzoo.qlearning import td_targets
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork
+from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.learning.qlearning import td_targets
 
 
 @dataclass

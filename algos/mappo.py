@@ -5,7 +5,7 @@ actor per agent). One critic, also shared with the agent id, values the global s
 ``V(s, i)``, so training is centralised while acting stays decentralised. Learning is PPO on
 fixed-length rollouts:
 
-    A_t      = GAE(lambda) of the team reward against V, per agent (marlzoo.rollouts.gae)
+    A_t      = GAE(lambda) of the team reward against V, per agent (marlzoo.training.rollouts.gae)
     ratio    = pi(a_t | o_t) / pi_old(a_t | o_t)
     L_policy = -min(ratio * A_t, clip(ratio, 1 - eps, 1 + eps) * A_t) - c_ent * entropy
     L_value  = max(huber(V - R), huber(V_old + clip(V - V_old, -eps_v, eps_v) - R))
@@ -18,7 +18,7 @@ is not alive are left out of every loss.
 Discrete actions: a categorical over the available actions; greedy play takes the most likely one.
 Box actions: a Gaussian sample ``u`` (state-independent, learnt log-std) squashed into the bounds,
 ``a = center + half * tanh(u)``; the log-probability is that of ``a``, with the change-of-variables
-term (marlzoo.distributions). Greedy play takes ``a`` at ``u = mean``. The entropy bonus is that
+term (marlzoo.learning.distributions). Greedy play takes ``a`` at ``u = mean``. The entropy bonus is that
 of the Gaussian before the squash.
 """
 
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.distributions import (
+from marlzoo.learning.distributions import (
     ActionBounds,
     categorical_log_prob,
     categorical_log_prob_entropy,
@@ -42,9 +42,9 @@ from marlzoo.distributions import (
     squashed_gaussian_log_prob,
 )
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.nets import AgentNetConfig, AgentNetwork
-from marlzoo.normalise import RunningMeanStd
-from marlzoo.rollouts import PolicyStep, RolloutBuffer
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork
+from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.training.rollouts import PolicyStep, RolloutBuffer
 
 
 @dataclass

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from marlzoo.buffers import EpisodeBatch
-from marlzoo.exploration import masked_argmax
-from marlzoo.qlearning import QLearner, QLearningConfig, td_targets
+from marlzoo.training.buffers import EpisodeBatch
+from marlzoo.learning.exploration import masked_argmax
+from marlzoo.learning.qlearning import QLearner, QLearningConfig, td_targets
 
 
 @dataclass

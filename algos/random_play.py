@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.distributions import ActionBounds
+from marlzoo.learning.distributions import ActionBounds
 from marlzoo.envs.spec import EnvSpec
 
 

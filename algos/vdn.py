@@ -8,7 +8,7 @@ is the team's greedy action: decentralised execution stays consistent with centr
 import torch
 from torch import nn
 
-from marlzoo.qlearning import QLearner
+from marlzoo.learning.qlearning import QLearner
 
 
 class SumMixer(nn.Module):

@@ -32,8 +32,8 @@ from pettingzoo import AECEnv
 
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env, resolve_env_factory
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import build_algorithm, make_vector_env
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import build_algorithm, make_vector_env
 
 
 def _sampler(space: spaces.Space, rng: np.random.Generator):

@@ -39,10 +39,10 @@ import torch
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import resolve_env_factory
 from marlzoo.envs.direct_step import direct_step
-from marlzoo.loops import make_loop
+from marlzoo.training.loops import make_loop
 from marlzoo.registry import get_algo
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import build_algorithm, make_vector_env
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import build_algorithm, make_vector_env
 
 
 def process_cpu_seconds(pid: int) -> float:

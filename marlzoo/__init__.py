@@ -1,11 +1,43 @@
-"""marlzoo: cooperative multi-agent reinforcement learning over one PettingZoo adapter."""
+"""marlzoo: cooperative multi-agent reinforcement learning over one PettingZoo adapter.
+
+The public names below load on first use, so ``import marlzoo`` (and ``marlzoo --help``) does not
+import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from marlzoo import _moved
 
 __version__ = "0.1.0"
 
-from marlzoo.errors import UserError  # noqa: E402
-from marlzoo.algorithm import Algorithm  # noqa: E402
-from marlzoo.envs.spec import EnvSpec  # noqa: E402
-from marlzoo.registry import register_algo  # noqa: E402
-from marlzoo.api import train  # noqa: E402
+_EXPORTS = {
+    "Algorithm": "marlzoo.algorithm",
+    "ReplayAlgorithm": "marlzoo.algorithm",
+    "RolloutAlgorithm": "marlzoo.algorithm",
+    "PolicyStep": "marlzoo.algorithm",
+    "EnvSpec": "marlzoo.envs.spec",
+    "UserError": "marlzoo.errors",
+    "register_algo": "marlzoo.registry",
+    "train": "marlzoo.api",
+}
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ = ["__version__", "Algorithm", "EnvSpec", "UserError", "register_algo", "train"]
+_moved.install()
+
+if TYPE_CHECKING:
+    from marlzoo.algorithm import Algorithm, PolicyStep, ReplayAlgorithm, RolloutAlgorithm
+    from marlzoo.api import train
+    from marlzoo.envs.spec import EnvSpec
+    from marlzoo.errors import UserError
+    from marlzoo.registry import register_algo
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'marlzoo' has no attribute '{name}'")

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from marlzoo.buffers import EpisodeBuffer
+from marlzoo.training.buffers import EpisodeBuffer
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
-from marlzoo.qtable import ValueTable
+from marlzoo.learning.qtable import ValueTable
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Algorithm(ABC):
                         buffer and calls :meth:`learn` once per episode collected;
                         ``"rollouts"``: fixed-length on-policy rollouts, one :meth:`learn` per
                         rollout; the algorithm also implements
-                        :class:`marlzoo.rollouts.RolloutPolicy` (``rollout_step``, ``value``)
+                        :class:`marlzoo.training.rollouts.RolloutPolicy` (``rollout_step``, ``value``)
       ``action_kinds``  which action spaces it handles: ``"discrete"``, ``"continuous"``
       ``learns``        False for a fixed baseline policy (random play), whose ``learn`` does nothing
     """
@@ -89,7 +89,7 @@ class Algorithm(ABC):
         """Optional: the learned action values at one state, for ``marlzoo eval --qtable``.
 
         ``obs [n_agents, obs_dim]``, ``state [state_dim]``, ``avail [n_agents, n_actions]``. A value-based
-        algorithm returns a :class:`~marlzoo.qtable.ValueTable` (each agent's Q_i, and Q_tot for every
+        algorithm returns a :class:`~marlzoo.learning.qtable.ValueTable` (each agent's Q_i, and Q_tot for every
         joint action if it learns one); the default, None, means the algorithm has no action values.
         """
         return None

@@ -35,7 +35,7 @@ def train(
     count to the config's ``torch_threads`` (1 by default), in this process.
     """
     from marlzoo.config import load_config
-    from marlzoo.trainer import Trainer, new_run_dir
+    from marlzoo.training.trainer import Trainer, new_run_dir
 
     overrides = [sets] if isinstance(sets, str) else list(sets)
     if wandb is not None:

@@ -55,8 +55,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from marlzoo.evaluate import evaluate_run, value_table_of_run
-    from marlzoo.qtable import format_value_table
+    from marlzoo.training.evaluate import evaluate_run, value_table_of_run
+    from marlzoo.learning.qtable import format_value_table
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     table = value_table_of_run(Path(args.run), checkpoint) if args.qtable else None
@@ -92,7 +92,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from marlzoo.reproduce import reproduce
+    from marlzoo.bench.reproduce import reproduce
 
     report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
                        args.rerun)

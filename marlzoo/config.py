@@ -14,9 +14,7 @@ key's dotted name and its file. The ``algo:`` section is validated against the a
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import site
-import sys
+import importlib.resources
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,27 +28,9 @@ from marlzoo.suggest import closest
 
 
 def find_config_dir() -> Path:
-    """The ``configs/`` directory: the source tree's, when marlzoo runs from one (an editable install
-    included), else the one a wheel installed beside this copy of the package, as data files under
-    ``share/marlzoo/configs``."""
-    here = Path(__file__).resolve().parent
-    if (here.parent / "setup.cfg").is_file() and (here.parent / "configs" / "default.yaml").is_file():
-        return here.parent / "configs"
-    candidates: list[Path] = []
-    try:
-        dist = importlib.metadata.distribution("marlzoo")
-    except importlib.metadata.PackageNotFoundError:
-        dist = None
-    if dist is not None and Path(dist.locate_file("marlzoo/__init__.py")).resolve() == here / "__init__.py":
-        # pip install --target leaves the data files beside the package, but RECORD as for a prefix
-        candidates.append(Path(dist.locate_file("")).resolve() / "share" / "marlzoo" / "configs")
-        candidates += [Path(dist.locate_file(f)).resolve().parent for f in dist.files or []
-                       if f.name == "default.yaml" and f.parent.name == "configs"]
-    candidates += [Path(base) / "share" / "marlzoo" / "configs" for base in (sys.prefix, site.USER_BASE) if base]
-    for directory in candidates:
-        if (directory / "default.yaml").is_file():
-            return directory
-    return here.parent / "configs"  # missing: read_yaml then names the file it could not read
+    """The ``configs/`` directory, found as the package resource ``marlzoo.configs``: the
+    repository's ``configs/`` under an editable install, the copy inside site-packages otherwise."""
+    return Path(str(importlib.resources.files("marlzoo.configs")))
 
 
 CONFIG_DIR = find_config_dir()
@@ -94,7 +74,7 @@ class RunSettings:
     device: str
     torch_threads: int
     # "process": learn in a second process while this one collects (replay-based algorithms; see
-    # marlzoo/learner_process.py). A default here keeps configs written before the key existed valid.
+    # marlzoo/training/learner_process.py). A default here keeps configs written before the key existed valid.
     learner: Literal["inline", "process"] = "inline"
 
 

@@ -29,9 +29,9 @@ import torch
 
 from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.catalogue import make_env
-from marlzoo.evaluate import value_table_of_run
-from marlzoo.tables import Cell, TableSpec, load_table
-from marlzoo.trainer import Trainer
+from marlzoo.training.evaluate import value_table_of_run
+from marlzoo.bench.tables import Cell, TableSpec, load_table
+from marlzoo.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = "configs/tables/matrix_games.yaml"

@@ -17,10 +17,10 @@ import json
 import numpy as np
 import torch
 
-from algos.random_play import RandomPlay
+from marlzoo.algos.random_play import RandomPlay
 from marlzoo.config import load_config
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import make_vector_env
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import make_vector_env
 
 
 def main() -> None:

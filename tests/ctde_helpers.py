@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from algos.random_play import RandomPlay
+from marlzoo.algos.random_play import RandomPlay
 from marlzoo.config import load_config
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import Trainer, make_vector_env
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import Trainer, make_vector_env
 
 
 def spy_on_actions(venv) -> list:

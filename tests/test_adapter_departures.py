@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.config import load_config
 from marlzoo.envs.adapter import PettingZooAdapter
 from marlzoo.envs.vector import VectorEnv
-from marlzoo.qlearning import QLearner
+from marlzoo.learning.qlearning import QLearner
 from marlzoo.registry import algo_names, get_algo
-from marlzoo.rollouts import RolloutBuffer, RolloutRunner
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import Trainer
+from marlzoo.training.rollouts import RolloutBuffer, RolloutRunner
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import Trainer
 from tests.adapter_envs import Departures
 
 ENV = "tests.adapter_envs:Departures"

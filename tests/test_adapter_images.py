@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from marlzoo.config import load_config
-from marlzoo.encoders import CNNEncoder, EncoderConfig, FlatEncoder
+from marlzoo.learning.encoders import CNNEncoder, EncoderConfig, FlatEncoder
 from marlzoo.envs.catalogue import make_env
 from marlzoo.errors import UserError
-from marlzoo.nets import AgentNetConfig, AgentNetwork
-from marlzoo.trainer import Trainer
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork
+from marlzoo.training.trainer import Trainer
 
 pytest.importorskip("pettingzoo.butterfly.pistonball_v6")
 

@@ -115,7 +115,7 @@ def test_idqn_learns_small_hanabi_better_than_random_play(tmp_path):
     IDQN with 3000 turns of experience scored 0.45 to 0.58 over seeds 0-2 (64 greedy games; 0.50 for seed 0)."""
     from marlzoo.config import load_config
     from marlzoo.envs.catalogue import make_env
-    from marlzoo.trainer import Trainer
+    from marlzoo.training.trainer import Trainer
 
     sets = ["wandb.mode=disabled", "n_envs=8", "test_episodes=64", "test_interval=3000", "log_interval=3000",
             "checkpoint_interval=100000", "algo.batch_size=8", "algo.epsilon_anneal_steps=2000",

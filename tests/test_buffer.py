@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from marlzoo.buffers import EpisodeBatch, EpisodeBuffer
+from marlzoo.training.buffers import EpisodeBatch, EpisodeBuffer
 from marlzoo.envs.spec import EnvSpec
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import AffineTransform, Normal, TanhTransform, TransformedDistribution
 
-from marlzoo.distributions import (
+from marlzoo.learning.distributions import (
     ActionBounds,
     categorical_log_prob_entropy,
     categorical_sample,

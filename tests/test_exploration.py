@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from marlzoo.exploration import LinearSchedule, epsilon_greedy
+from marlzoo.learning.exploration import LinearSchedule, epsilon_greedy
 
 
 def test_schedule_is_linear_then_flat():

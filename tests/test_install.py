@@ -1,4 +1,5 @@
-"""A non-editable install (a wheel) carries its YAML configs and runs without the source tree."""
+"""A non-editable install (a wheel) carries its YAML configs and algorithms inside the marlzoo package, and
+runs without the source tree."""
 
 from __future__ import annotations
 
@@ -42,11 +43,13 @@ def test_wheel_install_finds_its_configs(tmp_path):
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     assert found["package"].startswith(str(target.resolve())), "the installed copy, not the repository's, was imported"
-    installed = target.resolve() / "share" / "marlzoo" / "configs"
+    installed = target.resolve() / "marlzoo" / "configs"  # the package resource marlzoo.configs
     assert found["configs"] == str(installed)
     shipped = sorted(p.relative_to(REPO / "configs") for p in (REPO / "configs").rglob("*.yaml"))
     assert sorted(p.relative_to(installed) for p in installed.rglob("*.yaml")) == shipped, "every config file ships"
     assert found["code"] == 0
+    assert (target / "marlzoo" / "algos" / "qmix.py").is_file(), "the built-in algorithms install as marlzoo.algos"
+    assert not (target / "algos").exists() and not (target / "share").exists(), "nothing generic at the top level"
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
     assert "lr: 0.001" in (run_dir / "config.yaml").read_text(), "configs/algos/vdn.yaml was applied"

@@ -11,14 +11,14 @@ import torch
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from algos.iql import IQL, IQLConfig, LatestEpisodes
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.algos.iql import IQL, IQLConfig, LatestEpisodes
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.adapter import PettingZooAdapter
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.loops import EpisodeLoop
-from marlzoo.runner import EpisodeRunner
+from marlzoo.training.loops import EpisodeLoop
+from marlzoo.training.runner import EpisodeRunner
 from tests.conftest import run_cli
 
 

@@ -7,10 +7,10 @@ import json
 
 import torch
 
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.config import load_config
-from marlzoo.learner_process import LEARNER_SEED_OFFSET, ProcessLearnerLoop
-from marlzoo.trainer import build_algorithm, make_vector_env, seed_everything
+from marlzoo.training.learner_process import LEARNER_SEED_OFFSET, ProcessLearnerLoop
+from marlzoo.training.trainer import build_algorithm, make_vector_env, seed_everything
 from tests.conftest import read_metrics
 
 SETS = ["wandb.mode=disabled", "n_envs=2", "algo.batch_size=4", "algo.target_update_interval=3"]

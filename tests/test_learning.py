@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from algos.random_play import RandomPlay
+from marlzoo.algos.random_play import RandomPlay
 from marlzoo.cli import main
-from marlzoo.evaluate import evaluate_run, load_run
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import make_vector_env, seed_everything
+from marlzoo.training.evaluate import evaluate_run, load_run
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import make_vector_env, seed_everything
 
 EVAL_EPISODES = 100
 EVAL_SEED = 777

@@ -9,9 +9,9 @@ import torch
 from ctde_helpers import spy_on_actions, trained_and_random_returns
 from marlzoo.cli import main
 from marlzoo.config import load_config
-from marlzoo.loops import make_loop
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import build_algorithm, make_vector_env
+from marlzoo.training.loops import make_loop
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import build_algorithm, make_vector_env
 
 torch.set_num_threads(1)
 CONTINUOUS = "env.kwargs.continuous_actions=true"

@@ -19,9 +19,9 @@ from pettingzoo.test import parallel_api_test
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.matrix_games import CLIMBING, NONMONOTONIC, climbing, nonmonotonic, penalty, penalty_payoff
-from marlzoo.evaluate import value_table_of_run
-from marlzoo.tables import load_table
-from marlzoo.trainer import Trainer
+from marlzoo.training.evaluate import value_table_of_run
+from marlzoo.bench.tables import load_table
+from marlzoo.training.trainer import Trainer
 from tests.conftest import REPO
 
 PAYOFF = np.array(NONMONOTONIC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from algos.qmix import QMixer
-from algos.vdn import SumMixer
+from marlzoo.algos.qmix import QMixer
+from marlzoo.algos.vdn import SumMixer
 
 
 def test_qmix_is_monotonic_in_every_agent_q():

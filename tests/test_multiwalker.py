@@ -10,8 +10,8 @@ pytest.importorskip("pettingzoo.sisl")
 
 from ctde_helpers import spy_on_actions  # noqa: E402
 from marlzoo.config import load_config  # noqa: E402
-from marlzoo.loops import make_loop  # noqa: E402
-from marlzoo.trainer import build_algorithm, make_vector_env  # noqa: E402
+from marlzoo.training.loops import make_loop  # noqa: E402
+from marlzoo.training.trainer import build_algorithm, make_vector_env  # noqa: E402
 
 torch.set_num_threads(1)
 REMOVAL = ["env.kwargs.terminate_on_fall=false", "env.kwargs.remove_on_fall=true"]
@@ -95,7 +95,7 @@ def test_maddpg_runs_on_multiwalker_with_walkers_removed_and_masks_them_out_of_t
 
 
 def test_greedy_evaluation_on_multiwalker_sends_actions_inside_the_box():
-    from marlzoo.runner import EpisodeRunner
+    from marlzoo.training.runner import EpisodeRunner
 
     venv, algo, _ = setup("mappo", "algo.log_std_init=1.0", n_envs=2)
     sent = spy_on_actions(venv)

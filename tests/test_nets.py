@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from marlzoo.nets import AgentNetConfig, AgentNetwork, NumpyForward
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, NumpyForward
 
 
 @pytest.mark.parametrize("share", [True, False])

@@ -7,11 +7,11 @@ import copy
 import pytest
 import torch
 
-from algos.idqn import IDQN
-from algos.qmix import QMIX, QMIXConfig
-from algos.vdn import VDN
-from marlzoo.buffers import EpisodeBatch
-from marlzoo.qlearning import QLearningConfig, masked_max, td_targets
+from marlzoo.algos.idqn import IDQN
+from marlzoo.algos.qmix import QMIX, QMIXConfig
+from marlzoo.algos.vdn import VDN
+from marlzoo.training.buffers import EpisodeBatch
+from marlzoo.learning.qlearning import QLearningConfig, masked_max, td_targets
 from tests.test_buffer import make_spec
 
 
@@ -117,7 +117,7 @@ def test_departed_agents_do_not_reach_the_loss():
 def test_target_network_is_copied_every_interval():
     spec = make_spec(limit=4)
     algo = VDN(spec, QLearningConfig(target_update_interval=2, batch_size=2))
-    from marlzoo.buffers import EpisodeBuffer
+    from marlzoo.training.buffers import EpisodeBuffer
 
     buf = EpisodeBuffer(spec, 4)
     buf.insert(random_batch(spec, B=4))

@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from algos.qtran import QTRAN, QTRANConfig
-from marlzoo.qtable import joint_actions
+from marlzoo.algos.qtran import QTRAN, QTRANConfig
+from marlzoo.learning.qtable import joint_actions
 from tests.conftest import read_metrics, run_cli
 from tests.test_buffer import make_spec as spec
 from tests.test_qlearning import random_batch as batch

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from algos.random_play import RandomPlay
+from marlzoo.algos.random_play import RandomPlay
 from marlzoo.config import load_config
-from marlzoo.trainer import make_vector_env
+from marlzoo.training.trainer import make_vector_env
 from tests.test_buffer import make_spec
 
 

@@ -42,8 +42,8 @@ def test_decorator_registers_in_process():
 
 def test_decorated_algorithm_trains_and_evaluates_in_process(tmp_path):
     import marlzoo
-    from algos.vdn import VDN
-    from marlzoo.evaluate import evaluate_run
+    from marlzoo.algos.vdn import VDN
+    from marlzoo.training.evaluate import evaluate_run
 
     @register_algo("test_only_notebook_vdn")
     class NotebookVDN(VDN):
@@ -70,12 +70,12 @@ def test_train_refuses_bad_input_and_leaves_nothing(tmp_path):
 
 def test_a_run_whose_wandb_cannot_start_leaves_nothing(tmp_path, monkeypatch):
     import marlzoo
-    import marlzoo.trainer
+    import marlzoo.training.trainer
 
     def refuse(*args, **kwargs):
         raise UserError("wandb could not start (test); rerun with --wandb disabled")
 
-    monkeypatch.setattr(marlzoo.trainer, "WandbSink", refuse)
+    monkeypatch.setattr(marlzoo.training.trainer, "WandbSink", refuse)
     (tmp_path / "runs").mkdir()
     with pytest.raises(UserError, match="wandb could not start"):
         marlzoo.train("vdn", "simple_spread", steps=200, run_dir=tmp_path / "runs", run_id="x", wandb="offline",

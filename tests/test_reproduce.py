@@ -23,8 +23,8 @@ import yaml
 
 from conftest import run_cli
 from marlzoo.config import load_config
-from marlzoo.reproduce import cache_key
-from marlzoo.stats import interquartile_mean, t_interval, t_quantile
+from marlzoo.bench.reproduce import cache_key
+from marlzoo.bench.stats import interquartile_mean, t_interval, t_quantile
 
 TINY = {
     "title": "Tiny grid",
@@ -258,7 +258,7 @@ def test_options_added_after_tables_were_cached_leave_keys_alone_at_their_defaul
 
 def test_a_table_is_found_by_name_among_the_configs(tmp_path, monkeypatch):
     from marlzoo.config import CONFIG_DIR
-    from marlzoo.tables import load_table
+    from marlzoo.bench.tables import load_table
 
     monkeypatch.chdir(tmp_path)  # away from the source tree, as after a wheel install
     assert load_table("qlearning_mpe").name == "qlearning_mpe"

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from marlzoo.config import load_config
-from marlzoo.loops import RolloutLoop, make_loop
-from marlzoo.rollouts import RolloutBuffer, RolloutRunner, gae
-from marlzoo.trainer import build_algorithm, make_vector_env
+from marlzoo.training.loops import RolloutLoop, make_loop
+from marlzoo.training.rollouts import RolloutRunner, gae
+from marlzoo.training.trainer import build_algorithm, make_vector_env
 
 torch.set_num_threads(1)
 

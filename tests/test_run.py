@@ -109,7 +109,7 @@ def test_peak_memory_is_the_runs_own_not_its_parents():
     import numpy as np
 
     held = np.ones(80_000_000)  # 640 MB resident in this process while it starts the child
-    child = subprocess.run([sys.executable, "-c", "from marlzoo.runinfo import peak_rss_mb; print(peak_rss_mb())"],
+    child = subprocess.run([sys.executable, "-c", "from marlzoo.training.runinfo import peak_rss_mb; print(peak_rss_mb())"],
                            capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, child.stderr
     assert held.sum() == 80_000_000

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from marlzoo.qlearning import QLearner, QLearningConfig
+from marlzoo.learning.qlearning import QLearner, QLearningConfig
 
 
 @dataclass

@@ -8,14 +8,14 @@ import numpy as np
 import torch
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.checkpoint import load_checkpoint
+from marlzoo.training.checkpoint import load_checkpoint
 from marlzoo.config import RunConfig, config_from_file
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.qtable import ValueTable, mask_unavailable, single_state
-from marlzoo.runner import EpisodeRunner
-from marlzoo.trainer import build_algorithm, make_vector_env, seed_everything
+from marlzoo.learning.qtable import ValueTable, mask_unavailable, single_state
+from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.trainer import build_algorithm, make_vector_env, seed_everything
 
 
 def load_run(run_dir: str | Path) -> RunConfig:

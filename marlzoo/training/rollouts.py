@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from marlzoo.buffers import row_writer
+from marlzoo.training.buffers import row_writer
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 

@@ -17,17 +17,17 @@ import torch
 
 import marlzoo
 from marlzoo.algorithm import Algorithm
-from marlzoo.checkpoint import save_checkpoint
+from marlzoo.training.checkpoint import save_checkpoint
 from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.loops import make_loop
-from marlzoo.metrics import JsonlSink, MeanAccumulator, MetricLog, WandbSink, resolve_wandb_mode
-from marlzoo.progress import Progress
+from marlzoo.training.loops import make_loop
+from marlzoo.training.metrics import JsonlSink, MeanAccumulator, MetricLog, WandbSink, resolve_wandb_mode
+from marlzoo.training.progress import Progress
 from marlzoo.registry import get_algo
-from marlzoo.runinfo import git_commit, hardware, peak_rss_mb, write_json_atomic
-from marlzoo.runner import EpisodeRunner
+from marlzoo.training.runinfo import git_commit, hardware, peak_rss_mb, write_json_atomic
+from marlzoo.training.runner import EpisodeRunner
 
 TEST_SEED_OFFSET = 100_000
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from marlzoo.buffers import EpisodeBatch, row_writer
+from marlzoo.training.buffers import EpisodeBatch, row_writer
 from marlzoo.envs.vector import VectorEnv
 
 if TYPE_CHECKING:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from marlzoo.buffers import EpisodeBatch
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.loops import Collected
-from marlzoo.runner import EpisodeRunner
+from marlzoo.training.loops import Collected
+from marlzoo.training.runner import EpisodeRunner
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import Algorithm

@@ -1,7 +1,7 @@
 """Agent networks: an MLP or a GRU body, shared across agents (with a one-hot agent id) or one per agent.
 
 Every network maps per-agent inputs ``[..., n_agents, in_dim]`` (or ``[..., n_agents, C, H, W]`` images,
-through the encoder of :mod:`marlzoo.encoders`) to ``[..., n_agents, out_dim]``:
+through the encoder of :mod:`marlzoo.learning.encoders`) to ``[..., n_agents, out_dim]``:
 ``step`` advances one time step for acting; ``unroll`` runs whole sequences ``[B, T, n_agents, in]``
 in one call, so a recurrent agent is unrolled once per batch, not once per sample.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from marlzoo.encoders import EncoderConfig, make_encoder
+from marlzoo.learning.encoders import EncoderConfig, make_encoder
 
 
 @dataclass

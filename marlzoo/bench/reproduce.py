@@ -13,8 +13,6 @@ task, on a local Ray instance or, with ``address``, on a cluster.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import socket
@@ -23,46 +21,13 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import marlzoo
-from marlzoo.config import RunConfig, build_run_config, merge
+from marlzoo.config import build_run_config, merge
 from marlzoo.errors import UserError
-from marlzoo.tables import Cell, TableSpec, check_support, load_table
-
-ARTIFACTS = ("metrics.jsonl", "run.json", "config.yaml")
-CHECKPOINT = "checkpoint.pt"
-CELL_FILE = "cell.json"
-SCRATCH = ".scratch"
-
-
-# ------------------------------------------------------------------------------ cache keys
-# Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
-ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0}
-
-
-def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
-    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version.
-
-    Keys added after tables were first cached enter the hash only when they differ from their
-    default (:data:`ADDED_KEYS`), so adding an option does not invalidate every cached run.
-    """
-    data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
-    data.pop("wandb", None)
-    for dotted, default in ADDED_KEYS.items():
-        *sections, key = dotted.split(".")
-        holder = data
-        for name in sections:  # copy each nested section on the way down: the config is not ours
-            if not isinstance(holder.get(name), dict):
-                break
-            holder[name] = dict(holder[name])
-            holder = holder[name]
-        else:
-            if holder.get(key, default) == default:
-                holder.pop(key, None)
-    blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
+from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, TableStore, cache_key
+from marlzoo.bench.tables import Cell, TableSpec, check_support, load_table
 
 # ------------------------------------------------------------------------------ the worker side
 @dataclass
@@ -96,7 +61,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     """Train one cell in-process and return its artifacts' bytes (the checkpoint only if ``keep_checkpoint``)."""
     import torch
 
-    from marlzoo.trainer import Trainer, new_run_dir
+    from marlzoo.training.trainer import Trainer, new_run_dir
 
     torch.set_num_threads(1)
     merged, sources = merge([(task.config, f"table {task.table}, cell {task.cell}")])
@@ -258,79 +223,6 @@ def make_backend(name: str, workers: int, address: str | None) -> LocalBackend |
     raise UserError(f"unknown backend '{name}'; use local or ray")
 
 
-# ------------------------------------------------------------------------------ the table's directory
-class TableStore:
-    """``<out>/runs/<table>/``: one directory per finished cell, a scratch area, and a lock."""
-
-    def __init__(self, out: Path, table: str) -> None:
-        self.root = out / "runs" / table
-        self.scratch = self.root / SCRATCH
-        self._lock_file: Any = None
-
-    def cell_dir(self, cell: Cell) -> Path:
-        return self.root / cell.algo / cell.env / f"seed{cell.seed}"
-
-    def is_done(self, cell: Cell, key: str, checkpoint: bool = False) -> bool:
-        d = self.cell_dir(cell)
-        try:
-            meta = json.loads((d / CELL_FILE).read_text())
-        except (OSError, ValueError):
-            return False
-        needed = ARTIFACTS + ((CHECKPOINT,) if checkpoint else ())
-        return meta.get("key") == key and all((d / name).is_file() for name in needed)
-
-    def open(self) -> None:
-        """Take the table's lock (one reproduce per table at a time) and clear a killed call's scratch."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(f"# scratch of running cells, the lock, and W&B's offline files stay local\n{SCRATCH}/\n.lock\nwandb/\n")
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
-            fcntl = None
-        self._lock_file = open(self.root / ".lock", "w")
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self._lock_file.close()
-                raise UserError(f"another `marlzoo reproduce` is running on {self.root}; wait for it to finish") from None
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        self.scratch.mkdir()
-
-    def close(self) -> None:
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
-
-    def commit(self, cell: Cell, task: CellTask, result: dict[str, Any], meta: dict[str, Any]) -> Path:
-        """Write a finished cell's artifacts, then rename them into place in one step."""
-        final = self.cell_dir(cell)
-        staging = Path(tempfile.mkdtemp(prefix="commit-", dir=self.scratch))
-        staging.chmod(0o755)  # mkdtemp's 0700 is for secrets; these are results to share
-        for name, data in result["files"].items():
-            (staging / name).write_bytes(data)
-        run_dir = Path(result["run_dir"])
-        same_host = result["host"] == socket.gethostname()
-        if same_host and (run_dir / "wandb").is_dir():
-            shutil.move(str(run_dir / "wandb"), str(staging / "wandb"))  # offline W&B files, for `wandb sync`
-        elif result.get("kept_dir"):
-            meta = {**meta, "worker_run_dir": result["kept_dir"]}  # where a cluster worker left offline W&B files
-        (staging / CELL_FILE).write_text(json.dumps({"cell": cell.name, "key": task.key, **meta}, indent=2) + "\n")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        old = None
-        if final.exists():  # a stale cell (another config or version): swap it out
-            old = Path(tempfile.mkdtemp(prefix="stale-", dir=self.scratch))
-            os.replace(final, old / "cell")
-        os.replace(staging, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        if same_host:
-            shutil.rmtree(run_dir if task.scratch else run_dir.parent, ignore_errors=True)
-        return final
-
-
 # ------------------------------------------------------------------------------ the command
 @dataclass
 class Report:
@@ -379,7 +271,7 @@ def reproduce(
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv`` and the learning curves."""
     from rich.console import Console
 
-    from marlzoo.results import write_outputs
+    from marlzoo.bench.results import write_outputs
 
     console = console or Console(stderr=True)
     spec_path, out = Path(spec_path), Path(out)
@@ -441,7 +333,7 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
                 progress.console.print(f"[red]failed[/red] {task.cell}: {text}")
             else:
                 when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                store.commit(cell, task, result, {**meta, "host": result["host"], "completed_at": when})
+                store.commit(cell, task.key, task.scratch, result, {**meta, "host": result["host"], "completed_at": when})
                 report.ran.append(task.cell)
                 ret = result["final_test_return"]
                 progress.console.print(f"done {task.cell}: final test return "
@@ -449,10 +341,3 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
             progress.advance(bar)
 
         runner.run(tasks, on_result)
-
-
-def cells_of(spec: TableSpec, store: TableStore) -> Iterable[tuple[Cell, Path]]:
-    """The table's finished cells with the current key, and their directories."""
-    for cell in spec.cells:
-        if store.is_done(cell, cache_key(cell.config)):
-            yield cell, store.cell_dir(cell)

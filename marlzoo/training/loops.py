@@ -15,8 +15,8 @@ import numpy as np
 
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.rollouts import RolloutRunner
-from marlzoo.runner import EpisodeRunner
+from marlzoo.training.rollouts import RolloutRunner
+from marlzoo.training.runner import EpisodeRunner
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import Algorithm
@@ -90,7 +90,7 @@ def register_loop(buffer_kind: str, factory: LoopFactory) -> None:
 def make_loop(algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, learner: str = "inline",
               threads: int = 1):
     """The loop for ``algo``'s buffer kind; ``learner="process"`` moves an ``episodes`` loop's learning
-    to a second process (:mod:`marlzoo.learner_process`)."""
+    to a second process (:mod:`marlzoo.training.learner_process`)."""
     kind = type(algo).buffer
     if kind not in LOOPS:
         raise UserError(
@@ -102,7 +102,7 @@ def make_loop(algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, lea
                 f"learner=process overlaps collection with replay learning; '{algo_name}' learns from its own "
                 f"'{kind}' and needs learner=inline"
             )
-        from marlzoo.learner_process import ProcessLearnerLoop
+        from marlzoo.training.learner_process import ProcessLearnerLoop
 
         return ProcessLearnerLoop(algo, venv, seed, algo_name, threads)
     return LOOPS[kind](algo, venv, seed)

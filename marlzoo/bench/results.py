@@ -2,7 +2,7 @@
 
 Per seed, from ``metrics.jsonl``: the *final* test return (the greedy evaluation at the end of the
 budget) and the *maximum* test return (the best greedy evaluation during training). Over seeds: the
-mean with a 95% Student-t confidence interval (see :mod:`marlzoo.stats`), and the interquartile mean
+mean with a 95% Student-t confidence interval (see :mod:`marlzoo.bench.stats`), and the interquartile mean
 of the final returns. Wall-clock and hardware come from ``run.json``, and so does the metric contract
 that the table's header states.
 """
@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from marlzoo.stats import Interval, interquartile_mean, t_interval
+from marlzoo.bench.stats import Interval, interquartile_mean, t_interval
+from marlzoo.bench.store import cells_of
 
 if TYPE_CHECKING:
-    from marlzoo.reproduce import TableStore
-    from marlzoo.tables import TableSpec
+    from marlzoo.bench.store import TableStore
+    from marlzoo.bench.tables import TableSpec
 
 CI_METHOD = "95% Student-t interval over seeds"
 
@@ -91,8 +92,6 @@ class Row:
 
 def collect_rows(spec: "TableSpec", store: "TableStore") -> list[Row]:
     """A row per algorithm x env (in the spec's order) with the seeds that finished under the current key."""
-    from marlzoo.reproduce import cells_of
-
     found: dict[tuple[str, str], list[SeedRun]] = {}
     for cell, cell_dir in cells_of(spec, store):
         found.setdefault((cell.algo, cell.env), []).append(read_seed_run(cell_dir, cell.seed))

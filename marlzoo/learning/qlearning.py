@@ -24,12 +24,12 @@ import torch
 from torch import nn
 
 from marlzoo.algorithm import Algorithm
-from marlzoo.buffers import EpisodeBatch, EpisodeBuffer
+from marlzoo.training.buffers import EpisodeBatch, EpisodeBuffer
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.exploration import LinearSchedule, epsilon_greedy, exploration_rng, masked_argmax
-from marlzoo.nets import AgentNetConfig, AgentNetwork, NumpyForward
-from marlzoo.normalise import RunningMeanStd
-from marlzoo.qtable import ValueTable, joint_actions
+from marlzoo.learning.exploration import LinearSchedule, epsilon_greedy, exploration_rng, masked_argmax
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, NumpyForward
+from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.learning.qtable import ValueTable, joint_actions
 
 
 @dataclass

@@ -1,0 +1,134 @@
+"""A table's directory of finished cells, and the cache keys that say whether a cell is current.
+
+``<out>/runs/<table>/<algo>/<env>/seed<k>/`` holds a finished cell's ``metrics.jsonl``, ``run.json``,
+``config.yaml`` (and ``checkpoint.pt`` if kept) beside ``cell.json``, which records its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import marlzoo
+from marlzoo.bench.tables import Cell, TableSpec
+from marlzoo.config import RunConfig
+from marlzoo.errors import UserError
+
+ARTIFACTS = ("metrics.jsonl", "run.json", "config.yaml")
+CHECKPOINT = "checkpoint.pt"
+CELL_FILE = "cell.json"
+SCRATCH = ".scratch"
+
+
+# ------------------------------------------------------------------------------ cache keys
+# Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
+ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0}
+
+
+def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
+    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version.
+
+    Keys added after tables were first cached enter the hash only when they differ from their
+    default (:data:`ADDED_KEYS`), so adding an option does not invalidate every cached run.
+    """
+    data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
+    data.pop("wandb", None)
+    for dotted, default in ADDED_KEYS.items():
+        *sections, key = dotted.split(".")
+        holder = data
+        for name in sections:  # copy each nested section on the way down: the config is not ours
+            if not isinstance(holder.get(name), dict):
+                break
+            holder[name] = dict(holder[name])
+            holder = holder[name]
+        else:
+            if holder.get(key, default) == default:
+                holder.pop(key, None)
+    blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------------------ the table's directory
+class TableStore:
+    """``<out>/runs/<table>/``: one directory per finished cell, a scratch area, and a lock."""
+
+    def __init__(self, out: Path, table: str) -> None:
+        self.root = out / "runs" / table
+        self.scratch = self.root / SCRATCH
+        self._lock_file: Any = None
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.root / cell.algo / cell.env / f"seed{cell.seed}"
+
+    def is_done(self, cell: Cell, key: str, checkpoint: bool = False) -> bool:
+        d = self.cell_dir(cell)
+        try:
+            meta = json.loads((d / CELL_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        needed = ARTIFACTS + ((CHECKPOINT,) if checkpoint else ())
+        return meta.get("key") == key and all((d / name).is_file() for name in needed)
+
+    def open(self) -> None:
+        """Take the table's lock (one reproduce per table at a time) and clear a killed call's scratch."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(f"# scratch of running cells, the lock, and W&B's offline files stay local\n{SCRATCH}/\n.lock\nwandb/\n")
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            fcntl = None
+        self._lock_file = open(self.root / ".lock", "w")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._lock_file.close()
+                raise UserError(f"another `marlzoo reproduce` is running on {self.root}; wait for it to finish") from None
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir()
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def commit(self, cell: Cell, key: str, scratch: str | None, result: dict[str, Any], meta: dict[str, Any]) -> Path:
+        """Write a finished cell's artifacts, then rename them into place in one step."""
+        final = self.cell_dir(cell)
+        staging = Path(tempfile.mkdtemp(prefix="commit-", dir=self.scratch))
+        staging.chmod(0o755)  # mkdtemp's 0700 is for secrets; these are results to share
+        for name, data in result["files"].items():
+            (staging / name).write_bytes(data)
+        run_dir = Path(result["run_dir"])
+        same_host = result["host"] == socket.gethostname()
+        if same_host and (run_dir / "wandb").is_dir():
+            shutil.move(str(run_dir / "wandb"), str(staging / "wandb"))  # offline W&B files, for `wandb sync`
+        elif result.get("kept_dir"):
+            meta = {**meta, "worker_run_dir": result["kept_dir"]}  # where a cluster worker left offline W&B files
+        (staging / CELL_FILE).write_text(json.dumps({"cell": cell.name, "key": key, **meta}, indent=2) + "\n")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        old = None
+        if final.exists():  # a stale cell (another config or version): swap it out
+            old = Path(tempfile.mkdtemp(prefix="stale-", dir=self.scratch))
+            os.replace(final, old / "cell")
+        os.replace(staging, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        if same_host:
+            shutil.rmtree(run_dir if scratch else run_dir.parent, ignore_errors=True)
+        return final
+
+
+def cells_of(spec: TableSpec, store: TableStore) -> Iterable[tuple[Cell, Path]]:
+    """The table's finished cells with the current key, and their directories."""
+    for cell in spec.cells:
+        if store.is_done(cell, cache_key(cell.config)):
+            yield cell, store.cell_dir(cell)
