@@ -13,8 +13,7 @@ from marlzoo.algos.mappo import MAPPO
 class IPPO(MAPPO):
     """PPO with decentralised critics ``V(o_i)`` (shared with the agent id, like the actor)."""
 
-    def critic_in_dim(self) -> int:
-        return self.spec.obs_dim
+    critic_sees = "obs"
 
     def critic_input(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         return obs

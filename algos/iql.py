@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from marlzoo.algorithm import Algorithm
+from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
@@ -93,7 +93,7 @@ class ObservationTable:
 
 
 class LatestEpisodes:
-    """The episodes of the last collection, handed to :meth:`IQL.learn` once: online learning, no replay."""
+    """The episodes of the last collection, and nothing older: IQL learns online, without replay."""
 
     def __init__(self) -> None:
         self.batch: EpisodeBatch | None = None
@@ -101,16 +101,18 @@ class LatestEpisodes:
     def insert(self, batch: EpisodeBatch) -> None:
         self.batch = EpisodeBatch(**{name: value.clone() for name, value in batch.tensors().items()})
 
-    def take(self) -> EpisodeBatch | None:
-        batch, self.batch = self.batch, None
-        return batch
+    def newest(self, n: int) -> EpisodeBatch:
+        """The last ``n`` episodes inserted, in the order they were collected."""
+        if self.batch is None or n > self.batch.size:
+            raise ValueError(f"IQL was asked to learn from {n} new episodes, but the last collection holds "
+                             f"{0 if self.batch is None else self.batch.size}")
+        return self.batch.select(torch.arange(self.batch.size - n, self.batch.size))
 
 
-class IQL(Algorithm):
+class IQL(ReplayAlgorithm):
     """One Q table per agent over its own observations, updated by one-step Q-learning."""
 
     Config = IQLConfig
-    buffer = "episodes"
     action_kinds = ("discrete",)
 
     def __init__(self, spec: EnvSpec, config: IQLConfig, device: str | torch.device = "cpu") -> None:
@@ -150,10 +152,12 @@ class IQL(Algorithm):
         actions = epsilon_greedy(self.values(obs).numpy(), avail.numpy(), epsilon, self.rng)
         return torch.from_numpy(actions), hidden
 
-    def learn(self, buffer: LatestEpisodes, t_env: int) -> dict[str, float]:
-        batch = buffer.take()
-        if batch is None:
-            return {}
+    def learn(self, buffer: LatestEpisodes, t_env: int, n_updates: int) -> list[dict[str, float]]:
+        """One update per new episode: the ``n_updates`` newest episodes' transitions, in order, once."""
+        return [self.update(buffer.newest(n_updates), t_env)]
+
+    def update(self, batch: EpisodeBatch, t_env: int) -> dict[str, float]:
+        """Apply every transition of ``batch``, episode by episode and step by step."""
         alpha, gamma = self.config.alpha, self.config.gamma
         obs, avail, alive = batch.obs.numpy(), batch.avail.numpy(), batch.alive.numpy()
         actions, reward = batch.actions.numpy(), batch.reward.numpy()

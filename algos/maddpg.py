@@ -10,31 +10,31 @@ action (shared with the agent id too). Off-policy, from the replay buffer of who
              with ``others_actions: policy``, their current actors' (without gradient)
     targets: mu' and Q' follow mu and Q by Polyak averaging, theta' <- (1 - tau) theta' + tau theta
 
-Discrete actions are one-hot vectors from the straight-through Gumbel-softmax over the available
-actions: one-hot in the forward pass (what the critic and the env see), the gradient of the
-relaxed softmax in the backward pass. Acting, the actor loss and the target actors all sample
-that distribution; greedy play takes the most likely available action. Box actions are ``tanh`` of the actor's output mapped into the
-bounds; exploration adds Gaussian noise and clips to the bounds. The critic sees actions rescaled
-to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
+The deterministic action head (marlzoo.learning.heads) fits the env: discrete actions are one-hot
+vectors from the straight-through Gumbel-softmax over the available actions (one-hot in the
+forward pass, what the critic and the env see; the gradient of the relaxed softmax in the backward
+pass; greedy play takes the most likely available action), Box actions ``tanh`` of the actor's
+output mapped into the bounds, with Gaussian exploration noise clipped to them. The critic sees
+actions rescaled to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from marlzoo.algorithm import Algorithm
-from marlzoo.training.buffers import EpisodeBuffer
-from marlzoo.learning.distributions import ActionBounds, categorical_sample, gumbel_softmax_st, masked_logits
+from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.learning.nets import AgentNetConfig, AgentNetwork
+from marlzoo.learning.heads import make_deterministic_head
+from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, build_network
 from marlzoo.learning.normalise import RunningMeanStd
 from marlzoo.learning.qlearning import td_targets
+from marlzoo.training.buffers import EpisodeBatch
 
 
 @dataclass
@@ -72,25 +72,18 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
         torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
-class MADDPG(Algorithm):
+class MADDPG(ReplayAlgorithm):
     """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``."""
 
     Config = MADDPGConfig
-    buffer = "episodes"
     action_kinds = ("discrete", "continuous")
-
-    @classmethod
-    def check_spec(cls, spec: EnvSpec, name: str) -> None:
-        super().check_spec(spec, name)
-        ActionBounds.check(spec, name)
 
     def __init__(self, spec: EnvSpec, config: MADDPGConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
         N, A = spec.n_agents, spec.n_actions
-        self.discrete = spec.action_kind == "discrete"
-        self.bounds = None if self.discrete else ActionBounds(spec, self.device)
-        self.actor = AgentNetwork(spec.obs_dim, A, N, config.agent).to(self.device)
-        self.critic = AgentNetwork(spec.state_dim + N * A, 1, N, config.critic).to(self.device)
+        self.head = make_deterministic_head(spec, config.gumbel_temperature, config.noise_std, self.device)
+        self.actor = build_network(spec, config.agent, A).to(self.device)
+        self.critic = build_network(spec, config.critic, 1, source="state", extra_dim=N * A).to(self.device)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         fused = self.device.type == "cpu" or None
@@ -98,32 +91,19 @@ class MADDPG(Algorithm):
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=fused)
         self.own_slot = torch.eye(N, dtype=torch.bool, device=self.device).unsqueeze(-1)  # [i, j, 1]: j == i
         self.reward_stats = RunningMeanStd()
-        self.calls = 0
         self.updates = 0
 
+    @property
+    def updates_per_episode(self) -> Fraction:
+        return Fraction(1, self.config.update_every)
+
     # ----------------------------------------------------------------- actions as the critic sees them
-    def _flat(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs.flatten(start_dim=obs.dim() - len(self.spec.obs_shape))
-
-    def policy_actions(self, out: torch.Tensor, avail: torch.Tensor, sample: bool) -> torch.Tensor:
-        """The actor's actions as critic input ``[..., n, A]``, differentiable in ``out``:
-        straight-through Gumbel-softmax one-hots, or ``tanh`` in [-1, 1]."""
-        if self.discrete:
-            return gumbel_softmax_st(out, avail, self.config.gumbel_temperature, sample=sample)
-        return torch.tanh(out) * self.bounds.dims_f
-
-    def buffer_actions(self, actions: torch.Tensor) -> torch.Tensor:
-        """Stored actions as critic input: one-hots, or rescaled to [-1, 1]."""
-        if self.discrete:
-            return F.one_hot(actions, self.spec.n_actions).float()
-        return self.bounds.to_unit(actions)
-
     def q_values(self, critic: AgentNetwork, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
         """``Q_i`` ``[B, T, n]`` from ``state [B, T, S]`` and per-agent joint actions ``[B, T, n, n, A]``
         (row i is the joint action that agent i's critic values)."""
         N = self.spec.n_agents
         s = state.unsqueeze(-2).expand(*state.shape[:-1], N, state.shape[-1])
-        q, _ = critic.unroll(torch.cat([s, joint.flatten(-2)], dim=-1))
+        q, _ = critic.unroll(s, extra=joint.flatten(-2))
         return q.squeeze(-1)
 
     def _same_for_all(self, joint: torch.Tensor) -> torch.Tensor:
@@ -137,26 +117,15 @@ class MADDPG(Algorithm):
 
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
-        out, hidden = self.actor.step(self._flat(obs), hidden)
-        if self.discrete:
-            logits = masked_logits(out, avail)
-            return (categorical_sample(logits) if explore else logits.argmax(dim=-1)), hidden
-        unit = torch.tanh(out)
-        if explore:
-            unit = unit + self.config.noise_std * torch.randn_like(unit)
-        return self.bounds.from_unit(unit), hidden
+        out, hidden = self.actor.step(obs, hidden)
+        return self.head.act(out, avail, explore), hidden
 
     # ----------------------------------------------------------------- learning
-    def learn(self, buffer: EpisodeBuffer, t_env: int) -> dict[str, float]:
-        cfg = self.config
-        self.calls += 1
-        if not buffer.can_sample(cfg.batch_size) or self.calls % cfg.update_every:
-            return {}
-        batch = buffer.sample(cfg.batch_size)
-        obs = self._flat(batch.obs)
+    def update(self, batch: EpisodeBatch, t_env: int) -> dict[str, float]:
+        cfg, head, obs = self.config, self.head, batch.obs
         alive_now, alive_next = batch.alive[:, :-1], batch.alive[:, 1:]
         mask = (batch.filled.unsqueeze(-1) & alive_now).float()  # [B, T, n]
-        taken = self.buffer_actions(batch.actions) * alive_now.unsqueeze(-1)
+        taken = head.encode(batch.actions) * alive_now.unsqueeze(-1)
         reward = batch.reward
         if cfg.standardise_rewards:
             self.reward_stats.update(reward[batch.filled])
@@ -165,7 +134,7 @@ class MADDPG(Algorithm):
         # critic: TD towards the target actors' joint action at s'
         with torch.no_grad():
             target_out, _ = self.target_actor.unroll(obs)
-            next_joint = self.policy_actions(target_out[:, 1:], batch.avail[:, 1:], sample=True)
+            next_joint = head.relaxed(target_out[:, 1:], batch.avail[:, 1:])
             next_joint = next_joint * alive_next.unsqueeze(-1)
             next_q = self.q_values(self.target_critic, batch.state[:, 1:], self._same_for_all(next_joint))
             targets = td_targets(reward, batch.terminated, next_q * alive_next, cfg.gamma)
@@ -179,15 +148,14 @@ class MADDPG(Algorithm):
         # actors: agent i's own action from its actor (with gradient), the others' as configured
         out, _ = self.actor.unroll(obs)
         out = out[:, :-1]
-        own = self.policy_actions(out, batch.avail[:, :-1], sample=True) * alive_now.unsqueeze(-1)
+        own = head.relaxed(out, batch.avail[:, :-1]) * alive_now.unsqueeze(-1)
         others = taken if cfg.others_actions == "buffer" else own.detach()
         joint = torch.where(self.own_slot, own.unsqueeze(-3), others.unsqueeze(-3))  # [B, T, i, j, A]
         self.critic.requires_grad_(False)  # the actor loss trains the actors only: skip the critic's weight grads
         q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
         actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
-        if self.discrete and cfg.logit_reg > 0:
-            avail = batch.avail[:, :-1].float()
-            reg = (out.pow(2) * avail).sum(-1) / avail.sum(-1).clamp_min(1.0)
+        reg = head.penalty(out, batch.avail[:, :-1]) if cfg.logit_reg > 0 else None
+        if reg is not None:
             actor_loss = actor_loss + cfg.logit_reg * (reg * mask).sum() / mask.sum().clamp_min(1.0)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
@@ -217,7 +185,6 @@ class MADDPG(Algorithm):
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "reward_stats": self.reward_stats.state_dict(),
-            "calls": self.calls,
             "updates": self.updates,
         }
 
@@ -225,4 +192,4 @@ class MADDPG(Algorithm):
         for name in ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt"):
             getattr(self, name).load_state_dict(state[name])
         self.reward_stats.load_state_dict(state["reward_stats"])
-        self.calls, self.updates = int(state["calls"]), int(state["updates"])
+        self.updates = int(state["updates"])

@@ -15,6 +15,7 @@ standardised by a running mean and std of the returns seen (value normalisation;
 ``V`` is trained on ``(R - mean) / std`` and read back as ``mean + std * V``. Steps where an agent
 is not alive are left out of every loss.
 
+The action head (marlzoo.learning.heads) comes from the env's action space.
 Discrete actions: a categorical over the available actions; greedy play takes the most likely one.
 Box actions: a Gaussian sample ``u`` (state-independent, learnt log-std) squashed into the bounds,
 ``a = center + half * tanh(u)``; the log-probability is that of ``a``, with the change-of-variables
@@ -31,20 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from marlzoo.algorithm import Algorithm
-from marlzoo.learning.distributions import (
-    ActionBounds,
-    categorical_log_prob,
-    categorical_log_prob_entropy,
-    categorical_sample,
-    gaussian_entropy,
-    masked_logits,
-    squashed_gaussian_log_prob,
-)
+from marlzoo.algorithm import PolicyStep, RolloutAlgorithm
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.learning.nets import AgentNetConfig, AgentNetwork
+from marlzoo.learning.heads import make_action_head
+from marlzoo.learning.nets import AgentNetConfig, build_network
 from marlzoo.learning.normalise import RunningMeanStd
-from marlzoo.training.rollouts import PolicyStep, RolloutBuffer
+from marlzoo.training.rollouts import RolloutBuffer
 
 
 @dataclass
@@ -86,29 +79,20 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class MAPPO(Algorithm):
+class MAPPO(RolloutAlgorithm):
     """PPO with a shared actor and a centralised, value-normalised critic ``V(s, agent id)``."""
 
     Config = MAPPOConfig
-    buffer = "rollouts"
     action_kinds = ("discrete", "continuous")
-
-    @classmethod
-    def check_spec(cls, spec: EnvSpec, name: str) -> None:
-        super().check_spec(spec, name)
-        ActionBounds.check(spec, name)
+    critic_sees = "state"  # what build_network feeds the critic: "state", or "obs" for IPPO
 
     def __init__(self, spec: EnvSpec, config: MAPPOConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        self.discrete = spec.action_kind == "discrete"
-        self.actor = AgentNetwork(spec.obs_dim, spec.n_actions, spec.n_agents, config.agent).to(self.device)
-        self.critic = AgentNetwork(self.critic_in_dim(), 1, spec.n_agents, config.critic).to(self.device)
-        actor_params = list(self.actor.parameters())
-        if not self.discrete:
-            self.bounds = ActionBounds(spec, self.device)
-            self.log_std = nn.Parameter(torch.full((spec.n_actions,), config.log_std_init, device=self.device))
-            actor_params.append(self.log_std)
-        self.actor_params, self.critic_params = actor_params, list(self.critic.parameters())
+        self.head = make_action_head(spec, config.log_std_init, self.device)
+        self.actor = build_network(spec, config.agent, self.head.out_dim).to(self.device)
+        self.critic = build_network(spec, config.critic, 1, source=self.critic_sees).to(self.device)
+        self.actor_params = list(self.actor.parameters()) + list(self.head.parameters())
+        self.critic_params = list(self.critic.parameters())
         self.optimizer = torch.optim.Adam(
             [{"params": self.actor_params, "lr": config.lr}, {"params": self.critic_params, "lr": config.critic_lr}],
             eps=1e-5, fused=self.device.type == "cpu" or None,
@@ -117,38 +101,11 @@ class MAPPO(Algorithm):
         self.updates = 0
 
     # ----------------------------------------------------------------- what the critic sees
-    def critic_in_dim(self) -> int:
-        return self.spec.state_dim
-
     def critic_input(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """The global state, one copy per agent (the critic appends the agent id): ``[..., n, S]``."""
         return state.unsqueeze(-2).expand(*state.shape[:-1], self.spec.n_agents, state.shape[-1])
 
     # ----------------------------------------------------------------- the policy
-    def _flat(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs.flatten(start_dim=obs.dim() - len(self.spec.obs_shape))
-
-    def _sample(self, out: torch.Tensor, avail: torch.Tensor, explore: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(env actions, stored actions)`` from the actor's output ``[B, n, A or D]``: for Box
-        actions the buffer keeps the Gaussian sample ``u`` and the env gets its squash."""
-        if self.discrete:
-            logits = masked_logits(out, avail)
-            actions = categorical_sample(logits) if explore else logits.argmax(dim=-1)
-            return actions, actions
-        u = out + torch.randn_like(out) * self.log_std.exp() if explore else out
-        return self.bounds.squash(u), u
-
-    def _log_prob(self, out: torch.Tensor, avail: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        if self.discrete:
-            return categorical_log_prob(masked_logits(out, avail), actions)
-        return squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
-
-    def _log_prob_entropy(self, out: torch.Tensor, avail: torch.Tensor, actions: torch.Tensor):
-        if self.discrete:
-            return categorical_log_prob_entropy(masked_logits(out, avail), actions)
-        log_prob = self._log_prob(out, avail, actions)
-        return log_prob, gaussian_entropy(self.log_std, self.bounds).expand_as(log_prob)
-
     def init_hidden(self, batch: int) -> tuple[Any, Any] | None:
         actor_h, critic_h = self.actor.init_hidden(batch), self.critic.init_hidden(batch)
         return None if actor_h is None and critic_h is None else (actor_h, critic_h)
@@ -156,17 +113,16 @@ class MAPPO(Algorithm):
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         actor_h, critic_h = hidden if hidden is not None else (None, None)
-        out, actor_h = self.actor.step(self._flat(obs), actor_h)
-        actions, _ = self._sample(out, avail, explore)
+        out, actor_h = self.actor.step(obs, actor_h)
+        actions, _ = self.head.act(out, avail, explore)
         return actions, None if hidden is None else (actor_h, critic_h)
 
     @torch.no_grad()
     def rollout_step(self, obs, state, avail, hidden, t_env: int) -> PolicyStep:
         actor_h, critic_h = hidden if hidden is not None else (None, None)
-        obs = self._flat(obs)
         out, actor_h = self.actor.step(obs, actor_h)
-        env_actions, actions = self._sample(out, avail, explore=True)
-        log_prob = self._log_prob(out, avail, actions)
+        env_actions, actions = self.head.act(out, avail, explore=True)
+        log_prob = self.head.log_prob(out, avail, actions)
         v, critic_h = self.critic.step(self.critic_input(obs, state), critic_h)
         new_hidden = None if hidden is None else (actor_h, critic_h)
         return PolicyStep(env_actions, actions, log_prob, self._denormalise(v.squeeze(-1)), new_hidden)
@@ -174,11 +130,8 @@ class MAPPO(Algorithm):
     @torch.no_grad()
     def value(self, obs, state, hidden) -> torch.Tensor:
         critic_h = hidden[1] if hidden is not None else None
-        v, _ = self.critic.step(self.critic_input(self._flat(obs), state), critic_h)
+        v, _ = self.critic.step(self.critic_input(obs, state), critic_h)
         return self._denormalise(v.squeeze(-1))
-
-    def make_buffer(self) -> RolloutBuffer:
-        return RolloutBuffer(self.spec, self.config.rollout_length, self.device)
 
     # ----------------------------------------------------------------- value normalisation
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -216,7 +169,7 @@ class MAPPO(Algorithm):
                 outs.append(out_t)
                 vs.append(v_t)
             out, v = torch.stack(outs), torch.stack(vs).squeeze(-1)
-        log_prob, entropy = self._log_prob_entropy(out, avail, actions)
+        log_prob, entropy = self.head.log_prob_entropy(out, avail, actions)
         return log_prob, entropy, v
 
     def _huber(self, error: torch.Tensor) -> torch.Tensor:
@@ -265,7 +218,7 @@ class MAPPO(Algorithm):
             live = advantages[alive]
             if live.numel() > 1:
                 advantages = (advantages - live.mean()) / (live.std() + 1e-8)
-        data = {"obs": self._flat(buffer.obs), "state": buffer.state, "avail": buffer.avail,
+        data = {"obs": buffer.obs, "state": buffer.state, "avail": buffer.avail,
                 "actions": buffer.actions, "starts": buffer.starts, "log_prob": buffer.log_prob,
                 "advantages": advantages, "targets": self._normalise(returns),
                 "old_values": self._normalise(buffer.value), "mask": alive.float()}
@@ -301,29 +254,23 @@ class MAPPO(Algorithm):
                 "loss/actor_grad_norm": float(grad_norm)}
 
     def log_info(self, t_env: int) -> dict[str, float]:
-        if self.discrete:
-            return {}
-        return {"action_std": float(self.log_std.detach().exp().mean())}
+        return self.head.log_info()
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        state = {
+        return {
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "head": self.head.state_dict(),
             "value_norm": self.value_norm.state_dict(),
             "updates": self.updates,
         }
-        if not self.discrete:
-            state["log_std"] = self.log_std.detach().clone()
-        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
-        if not self.discrete:
-            with torch.no_grad():
-                self.log_std.copy_(state["log_std"])
+        self.head.load_state_dict(state["head"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.value_norm.load_state_dict(state["value_norm"])
         self.updates = int(state["updates"])

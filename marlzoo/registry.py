@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Callable, TypeVar
 
-from marlzoo.algorithm import Algorithm
+from marlzoo.algorithm import Algorithm, check_algorithm_class
 from marlzoo.errors import UserError
 from marlzoo.suggest import closest
 
@@ -24,12 +24,14 @@ A = TypeVar("A", bound=type[Algorithm])
 
 
 def register_algo(name: str) -> Callable[[A], A]:
-    """Class decorator registering an algorithm in this process (for notebooks and tests)."""
+    """Class decorator registering an algorithm in this process (for notebooks and tests).
+
+    A class that is no :class:`~marlzoo.ReplayAlgorithm` or :class:`~marlzoo.RolloutAlgorithm`, or
+    lacks one of its base's methods, is refused here with a :class:`UserError` naming what is missing.
+    """
 
     def decorator(cls: A) -> A:
-        if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
-            raise TypeError(f"register_algo('{name}') needs a subclass of marlzoo.Algorithm")
-        _IN_PROCESS[name] = cls
+        _IN_PROCESS[name] = check_algorithm_class(cls, name)
         return cls
 
     return decorator
@@ -61,6 +63,4 @@ def get_algo(name: str) -> type[Algorithm]:
         cls = points[name].load()
     except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
         raise UserError(f"algorithm '{name}' ({points[name].value}) failed to load: {exc}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
-        raise UserError(f"algorithm '{name}' ({points[name].value}) is not a subclass of marlzoo.Algorithm")
-    return cls
+    return check_algorithm_class(cls, name)

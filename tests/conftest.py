@@ -42,3 +42,14 @@ def cli_main(capsys):
 # A fast configuration for end-to-end CLI tests: tiny budget, few test episodes, no W&B.
 FAST = ["--wandb", "disabled", "--no-progress", "--set", "test_episodes=4", "--set", "n_envs=2",
         "--set", "log_interval=50", "--set", "test_interval=100", "--set", "algo.batch_size=2"]
+
+
+def learn_step(algo, buffer, t_env: int) -> dict:
+    """One learning step of either base: one replay update, or one rollout's learning. Returns its
+    metrics (empty if a replay algorithm could not sample yet)."""
+    from marlzoo.algorithm import ReplayAlgorithm
+
+    if isinstance(algo, ReplayAlgorithm):
+        metrics = algo.learn(buffer, t_env, 1)
+        return metrics[-1] if metrics else {}
+    return algo.learn(buffer, t_env)

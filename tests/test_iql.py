@@ -17,7 +17,7 @@ from marlzoo.envs.adapter import PettingZooAdapter
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.training.loops import EpisodeLoop
+from marlzoo.training.loops import ReplayLoop
 from marlzoo.training.runner import EpisodeRunner
 from tests.conftest import run_cli
 
@@ -49,8 +49,7 @@ def q(algo: IQL, agent: int, obs: float) -> list[float]:
 def learn_from(algo: IQL, batch: EpisodeBatch) -> dict:
     buffer = algo.make_buffer()
     buffer.insert(batch)
-    metrics = algo.learn(buffer, 0)
-    assert algo.learn(buffer, 0) == {}, "each collection is learned from once"
+    (metrics,) = algo.learn(buffer, 0, batch.size)  # one update per new episode: the whole batch, once
     return metrics
 
 
@@ -171,7 +170,7 @@ def test_iql_learns_a_multi_step_task_through_bootstrapping():
     torch.manual_seed(0)
     venv = VectorEnv(lambda: PettingZooAdapter(Corridor(), "corridor", reward_aggregation="mean"), 4)
     algo = IQL(venv.spec, IQLConfig(alpha=0.3, gamma=0.9, epsilon_anneal_steps=1500))
-    loop = EpisodeLoop(algo, venv, seed=0)
+    loop = ReplayLoop(algo, venv, seed=0)
     t = 0
     while t < 2000:
         t += loop.iterate(t).steps
@@ -183,12 +182,14 @@ def test_iql_learns_a_multi_step_task_through_bootstrapping():
     assert max(len(t) for t in algo.tables) <= 4
 
 
-def test_latest_episodes_buffer_copies_the_batch():
+def test_latest_episodes_buffer_copies_the_batch_and_hands_out_the_newest():
     buffer = LatestEpisodes()
     batch = two_step_batch(spec())
     buffer.insert(batch)
     batch.reward.fill_(99.0)
-    assert buffer.take().reward[0].tolist() == [1.0, 2.0] and buffer.take() is None
+    assert buffer.newest(1).reward[0].tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match="holds 1"):
+        buffer.newest(2)
 
 
 def test_cli_iql_on_continuous_observations_fails_in_one_line(tmp_path):

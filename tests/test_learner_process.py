@@ -42,8 +42,7 @@ def test_the_learner_process_applies_the_inline_updates_to_the_collections_it_is
     buffer = reference.make_buffer()
     for fields, t_env, n_learn in [m for m in sent if m is not None]:  # None: close()'s stop
         buffer.insert(EpisodeBatch(**{k: torch.from_numpy(v) for k, v in fields.items()}))
-        for _ in range(n_learn):
-            reference.learn(buffer, t_env)
+        reference.learn(buffer, t_env, n_learn)
     assert reference.updates == actor.updates == 6  # 4 collections of 2 episodes; learning starts at 4 stored
     for name, value in reference.state_dict()["mixer"].items():
         assert torch.equal(value, actor.state_dict()["mixer"][name]), name

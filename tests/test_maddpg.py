@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ctde_helpers import spy_on_actions, trained_and_random_returns
+from tests.conftest import learn_step
 from marlzoo.config import load_config
 from marlzoo.training.loops import make_loop
 from marlzoo.training.runner import EpisodeRunner
@@ -38,7 +39,7 @@ def test_targets_follow_the_online_networks_by_polyak_averaging():
     venv, algo, loop = setup("algo.batch_size=4", "algo.tau=0.25")
     loop.iterate(0)
     before = copy.deepcopy(algo)
-    assert algo.learn(loop.buffer, 0)
+    assert learn_step(algo, loop.buffer, 0)
     for online, target, old_target in ((algo.actor, algo.target_actor, before.target_actor),
                                        (algo.critic, algo.target_critic, before.target_critic)):
         for p, t, t0 in zip(online.parameters(), target.parameters(), old_target.parameters()):
@@ -50,7 +51,7 @@ def test_discrete_actors_learn_through_the_critic_and_never_pick_unavailable_act
     venv, algo, loop = setup("algo.batch_size=4")
     loop.iterate(0)
     actor_before = [p.detach().clone() for p in algo.actor.parameters()]
-    metrics = algo.learn(loop.buffer, 0)
+    metrics = learn_step(algo, loop.buffer, 0)
     assert np.isfinite(list(metrics.values())).all()
     assert any(not torch.equal(p, q) for p, q in zip(algo.actor.parameters(), actor_before))
     avail = torch.ones(8, 3, 5, dtype=torch.bool)
@@ -64,7 +65,7 @@ def test_recurrent_and_per_agent_actors_and_critics_learn_from_whole_episodes():
                              "algo.critic.kind=gru", n_envs=4)
     loop.iterate(0)
     assert algo.init_hidden(4).shape == (4, 3, algo.config.agent.hidden)
-    metrics = algo.learn(loop.buffer, 0)
+    metrics = learn_step(algo, loop.buffer, 0)
     assert metrics and np.isfinite(list(metrics.values())).all()
     assert len(algo.actor.bodies) == 3
 

@@ -46,7 +46,7 @@ def test_box_log_probs_stored_when_acting_match_the_learner_and_include_the_squa
     assert torch.allclose(log_prob, b.log_prob, atol=1e-5)
     # the stored log-prob is that of the squashed action: it differs from the plain Gaussian's
     out = algo.actor.step(b.obs[0], None)[0]
-    gauss = torch.distributions.Normal(out, algo.log_std.exp()).log_prob(b.actions[0]).sum(-1)
+    gauss = torch.distributions.Normal(out, algo.head.log_std.exp()).log_prob(b.actions[0]).sum(-1)
     assert not torch.allclose(gauss, b.log_prob[0], atol=1e-2)
 
 

@@ -12,6 +12,7 @@ from ctde_helpers import spy_on_actions  # noqa: E402
 from marlzoo.config import load_config  # noqa: E402
 from marlzoo.training.loops import make_loop  # noqa: E402
 from marlzoo.training.trainer import build_algorithm, make_vector_env  # noqa: E402
+from tests.conftest import learn_step  # noqa: E402
 
 torch.set_num_threads(1)
 REMOVAL = ["env.kwargs.terminate_on_fall=false", "env.kwargs.remove_on_fall=true"]
@@ -83,12 +84,12 @@ def test_maddpg_runs_on_multiwalker_with_walkers_removed_and_masks_them_out_of_t
     assert alive.any() and dead.any()
     first, second = copy.deepcopy(algo), copy.deepcopy(algo)
     torch.manual_seed(1)
-    m1 = first.learn(loop.buffer, 0)
+    m1 = learn_step(first, loop.buffer, 0)
     storage = loop.buffer.storage
     storage.obs[dead_obs] = torch.randn_like(storage.obs[dead_obs]) * 3
     storage.actions[dead] = torch.randn_like(storage.actions[dead]) * 3
     torch.manual_seed(1)
-    m2 = second.learn(loop.buffer, 0)
+    m2 = learn_step(second, loop.buffer, 0)
     assert m1 and m1 == m2
     for p, q in zip(first.actor.parameters(), second.actor.parameters()):
         assert torch.equal(p, q)

@@ -12,6 +12,7 @@ from marlzoo.algos.qmix import QMIX, QMIXConfig
 from marlzoo.algos.vdn import VDN
 from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.learning.qlearning import QLearningConfig, masked_max, td_targets
+from tests.conftest import learn_step
 from tests.test_buffer import make_spec
 
 
@@ -121,9 +122,9 @@ def test_target_network_is_copied_every_interval():
 
     buf = EpisodeBuffer(spec, 4)
     buf.insert(random_batch(spec, B=4))
-    algo.learn(buf, 0)
+    learn_step(algo, buf, 0)
     assert not all(torch.equal(a, b) for a, b in zip(algo.agent.parameters(), algo.target_agent.parameters()))
-    algo.learn(buf, 0)
+    learn_step(algo, buf, 0)
     assert all(torch.equal(a, b) for a, b in zip(algo.agent.parameters(), algo.target_agent.parameters()))
 
 

@@ -26,7 +26,8 @@ def test_box_actions_fill_the_bounds_of_continuous_simple_spread():
     venv = make_vector_env(config, 1)
     spec = venv.spec
     venv.close()
-    actions, _ = RandomPlay(spec).act(torch.zeros(5000, spec.n_agents, 1), None, None, explore=False, t_env=0)
+    avail = torch.ones(5000, spec.n_agents, 1, dtype=torch.bool)  # what the adapter gives Box agents
+    actions, _ = RandomPlay(spec).act(torch.zeros(5000, spec.n_agents, spec.obs_dim), avail, None, explore=False, t_env=0)
     low, high = torch.tensor(spec.action_low[0]), torch.tensor(spec.action_high[0])
     assert actions.shape == (5000, spec.n_agents, len(low))
     assert bool(((actions >= low) & (actions <= high)).all())

@@ -6,7 +6,7 @@ import importlib.metadata
 
 import pytest
 
-from marlzoo import Algorithm, register_algo
+from marlzoo import Algorithm, ReplayAlgorithm, RolloutAlgorithm, register_algo
 from marlzoo.errors import UserError
 from marlzoo.registry import algo_names, get_algo
 
@@ -21,11 +21,11 @@ def test_builtins_are_entry_points_of_the_marlzoo_distribution():
 
 def test_decorator_registers_in_process():
     @register_algo("test_only_noop")
-    class Noop(Algorithm):
+    class Noop(ReplayAlgorithm):
         def act(self, obs, avail, hidden, *, explore, t_env):
             raise NotImplementedError
 
-        def learn(self, buffer, t_env):
+        def update(self, batch, t_env):
             return {}
 
         def state_dict(self):
@@ -36,8 +36,32 @@ def test_decorator_registers_in_process():
 
     assert get_algo("test_only_noop") is Noop
     assert "test_only_noop" in algo_names()
-    with pytest.raises(TypeError):
+    with pytest.raises(UserError, match="is not a subclass of marlzoo.ReplayAlgorithm or marlzoo.RolloutAlgorithm"):
         register_algo("not_an_algo")(object)
+
+
+@pytest.mark.parametrize("base, missing", [(ReplayAlgorithm, "update"), (RolloutAlgorithm, "rollout_step, value")])
+def test_a_class_missing_a_hook_is_refused_at_registration_naming_it(base, missing):
+    class Partial(base):
+        def act(self, obs, avail, hidden, *, explore, t_env):
+            raise NotImplementedError
+
+        def learn(self, buffer, t_env, *n_updates):
+            return {}
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    if base is ReplayAlgorithm:
+        del Partial.learn  # the base's learn is fine; update is what it lacks
+    with pytest.raises(UserError) as err:
+        register_algo("test_only_partial")(Partial)
+    message = str(err.value)
+    assert "\n" not in message and f"does not implement {missing}, which marlzoo.{base.__name__} requires" in message
+    assert "test_only_partial" not in algo_names()
 
 
 def test_decorated_algorithm_trains_and_evaluates_in_process(tmp_path):

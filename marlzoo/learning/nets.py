@@ -1,9 +1,13 @@
 """Agent networks: an MLP or a GRU body, shared across agents (with a one-hot agent id) or one per agent.
 
-Every network maps per-agent inputs ``[..., n_agents, in_dim]`` (or ``[..., n_agents, C, H, W]`` images,
-through the encoder of :mod:`marlzoo.learning.encoders`) to ``[..., n_agents, out_dim]``:
-``step`` advances one time step for acting; ``unroll`` runs whole sequences ``[B, T, n_agents, in]``
-in one call, so a recurrent agent is unrolled once per batch, not once per sample.
+Every algorithm builds its per-agent networks with :func:`build_network`, from the EnvSpec: the
+input is the agents' observations (or the global state, one copy per agent, for a centralised
+critic), plus any extra per-agent vector (a critic's joint action). A network maps
+``x [..., n_agents, *in_shape]`` and ``extra [..., n_agents, extra_dim]`` to ``[..., n_agents, out_dim]``:
+the encoder of :mod:`marlzoo.learning.encoders` (a CNN for images, nothing for vectors) runs on
+``x``, then the body sees ``[encoded x, extra, one-hot agent id]``. ``step`` advances one time step
+for acting; ``unroll`` runs whole sequences ``[B, T, n_agents, ...]`` in one call, so a recurrent
+agent is unrolled once per batch, not once per sample.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from marlzoo.envs.spec import EnvSpec
 from marlzoo.learning.encoders import EncoderConfig, make_encoder
 
 
@@ -54,15 +59,18 @@ class _Body(nn.Module):
 class AgentNetwork(nn.Module):
     """Per-agent network with parameter sharing (default) or one body per agent."""
 
-    def __init__(self, in_dim: int | tuple[int, ...], out_dim: int, n_agents: int, config: AgentNetConfig) -> None:
-        """``in_dim`` is the input size, or the observation shape (``spec.obs_shape``) to get an encoder."""
+    def __init__(self, in_dim: int | tuple[int, ...], out_dim: int, n_agents: int, config: AgentNetConfig,
+                 extra_dim: int = 0) -> None:
+        """``in_dim`` is the input size, or the input's shape (``spec.obs_shape``) to get an encoder;
+        ``extra_dim`` the size of a vector joined to the encoded input. Use :func:`build_network`."""
         super().__init__()
         self.config = config
         self.encoder, in_dim = make_encoder(in_dim, config.encoder)
         self.n_agents = n_agents
+        self.extra_dim = extra_dim
         self.recurrent = config.kind == "gru"
         self.use_id = config.share_params and config.agent_id
-        body_in = in_dim + (n_agents if self.use_id else 0)
+        body_in = in_dim + extra_dim + (n_agents if self.use_id else 0)
         n_bodies = 1 if config.share_params else n_agents
         self.bodies = nn.ModuleList(
             _Body(body_in, out_dim, config.hidden, self.recurrent) for _ in range(n_bodies)
@@ -75,22 +83,26 @@ class AgentNetwork(nn.Module):
             return None
         return torch.zeros(batch, self.n_agents, self.config.hidden, device=self.agent_ids.device)
 
-    def _with_id(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoded inputs, with the one-hot agent ids appended if shared."""
+    def _with_id(self, x: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+        """Encoded inputs, then the extra vector, then the one-hot agent ids if shared."""
         if self.encoder is not None:
             x = self.encoder(x)
-        if not self.use_id:
-            return x
-        ids = self.agent_ids.expand(*x.shape[:-2], self.n_agents, self.n_agents)
-        return torch.cat([x, ids], dim=-1)
+        parts = [x]
+        if extra is not None:
+            parts.append(extra)
+        if self.use_id:
+            parts.append(self.agent_ids.expand(*x.shape[:-2], self.n_agents, self.n_agents))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
-    def unroll(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Sequences ``x [B, T, n_agents, in]`` from ``hidden [B, n_agents, H]`` (zeros if None).
+    def unroll(self, x: torch.Tensor, hidden: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Sequences ``x [B, T, n_agents, *in]`` (and ``extra [B, T, n_agents, extra_dim]``) from
+        ``hidden [B, n_agents, H]`` (zeros if None).
 
         Returns ``(out [B, T, n_agents, out], last hidden [B, n_agents, H] or None)``.
         """
         B, T, N = x.shape[:3]
-        x = self._with_id(x)
+        x = self._with_id(x, extra)
         if not self.recurrent:  # no time dependence: one pass over every step at once
             if len(self.bodies) == 1:
                 return self.bodies[0](x, None)[0], None
@@ -110,12 +122,31 @@ class AgentNetwork(nn.Module):
             hs.append(h)
         return torch.stack(outs, dim=2), torch.stack([h[0] for h in hs], dim=1)
 
-    def step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One time step: ``x [B, n_agents, in]`` -> ``(out [B, n_agents, out], hidden)``."""
+    def step(self, x: torch.Tensor, hidden: torch.Tensor | None,
+             extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One time step: ``x [B, n_agents, *in]`` -> ``(out [B, n_agents, out], hidden)``."""
         if not self.recurrent and len(self.bodies) == 1:
-            return self.bodies[0](self._with_id(x), None)[0], None
-        out, hidden = self.unroll(x.unsqueeze(1), hidden)
+            return self.bodies[0](self._with_id(x, extra), None)[0], None
+        out, hidden = self.unroll(x.unsqueeze(1), hidden, None if extra is None else extra.unsqueeze(1))
         return out.squeeze(1), hidden
+
+
+def build_network(spec: EnvSpec, config: AgentNetConfig, out_dim: int, *, source: str = "obs",
+                  extra_dim: int = 0) -> AgentNetwork:
+    """The per-agent network every algorithm builds, from the env's spec.
+
+    ``source="obs"`` reads each agent's observation (``spec.obs_shape``: a CNN for images, as
+    ``config.encoder`` says); ``source="state"`` reads the global state, one copy per agent (a
+    centralised critic). ``extra_dim`` is the size of a per-agent vector joined after the encoder
+    (a critic's joint action), passed as ``extra=`` to :meth:`AgentNetwork.step` and ``unroll``.
+    """
+    if source == "obs":
+        shape: tuple[int, ...] = spec.obs_shape
+    elif source == "state":
+        shape = (spec.state_dim,)
+    else:
+        raise ValueError(f"build_network: source must be 'obs' or 'state', not {source!r}")
+    return AgentNetwork(shape, out_dim, spec.n_agents, config, extra_dim)
 
 
 class NumpyForward:
@@ -130,14 +161,15 @@ class NumpyForward:
 
     def __init__(self, net: AgentNetwork) -> None:
         if not self.supports(net):
-            raise ValueError("NumpyForward needs a feed-forward network on the CPU, without an encoder")
+            raise ValueError("NumpyForward needs a feed-forward network on the CPU, without an encoder or extra inputs")
         self.use_id = net.use_id
         self.bodies = [self._views(body) for body in net.bodies]
 
     @staticmethod
     def supports(net: AgentNetwork) -> bool:
-        """True for a feed-forward network without an encoder, on the CPU."""
-        return not net.recurrent and net.encoder is None and net.agent_ids.device.type == "cpu"
+        """True for a feed-forward network without an encoder or extra inputs, on the CPU."""
+        return (not net.recurrent and net.encoder is None and net.extra_dim == 0
+                and net.agent_ids.device.type == "cpu")
 
     @staticmethod
     def _views(body: _Body) -> tuple:

@@ -7,7 +7,8 @@ None for independent learners. One that needs more than a mix (QTRAN) overrides 
 and builds on :meth:`QLearner.unroll_agents` and :meth:`QLearner.next_greedy_actions`. The core
 provides the rest once:
 
-* replay of whole episodes, epsilon-greedy acting that respects ``avail_actions``;
+* replay of whole episodes (a :class:`~marlzoo.ReplayAlgorithm`), epsilon-greedy acting that
+  respects ``avail_actions``;
 * target networks (hard copies every ``target_update_interval`` updates);
 * double Q-learning: the online net picks the next action, the target net values it;
 * TD targets that stop at termination and ignore padded steps;
@@ -23,11 +24,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from marlzoo.algorithm import Algorithm
-from marlzoo.training.buffers import EpisodeBatch, EpisodeBuffer
+from marlzoo.algorithm import ReplayAlgorithm
+from marlzoo.errors import UserError
+from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.learning.exploration import LinearSchedule, epsilon_greedy, exploration_rng, masked_argmax
-from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, NumpyForward
+from marlzoo.learning.nets import AgentNetConfig, NumpyForward, build_network
 from marlzoo.learning.normalise import RunningMeanStd
 from marlzoo.learning.qtable import ValueTable, joint_actions
 
@@ -65,16 +67,15 @@ def masked_max(values: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
     return torch.where(avail.any(dim=-1), best, torch.zeros_like(best))
 
 
-class QLearner(Algorithm):
+class QLearner(ReplayAlgorithm):
     """Deep Q-learning for a team, parameterised by a mixer (see the module docstring)."""
 
     Config = QLearningConfig
-    buffer = "episodes"
     action_kinds = ("discrete",)
 
     def __init__(self, spec: EnvSpec, config: QLearningConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        self.agent = AgentNetwork(spec.obs_shape, spec.n_actions, spec.n_agents, config.agent).to(self.device)
+        self.agent = build_network(spec, config.agent, spec.n_actions).to(self.device)
         self.mixer = self.build_mixer()
         if self.mixer is not None:
             self.mixer.to(self.device)
@@ -98,7 +99,16 @@ class QLearner(Algorithm):
 
     def mix(self, mixer: nn.Module | None, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """``agent_qs [B, T, n_agents]`` -> values trained by TD: ``[B, T, 1]`` or ``[B, T, n_agents]``."""
-        return agent_qs if mixer is None else mixer(agent_qs, state)
+        if mixer is None:
+            return agent_qs
+        q_tot = mixer(agent_qs, state)
+        if q_tot.shape != (*agent_qs.shape[:-1], 1):
+            raise UserError(
+                f"{type(mixer).__name__} returned Q_tot of shape {tuple(q_tot.shape)}; a mixer maps q "
+                f"[B, T, n_agents] {tuple(agent_qs.shape)} and state [B, T, S] {tuple(state.shape)} to [B, T, 1] "
+                f"{(*agent_qs.shape[:-1], 1)}"
+            )
+        return q_tot
 
     # ----------------------------------------------------------------- acting
     def init_hidden(self, batch: int) -> torch.Tensor | None:
@@ -118,10 +128,7 @@ class QLearner(Algorithm):
         return {"epsilon": self.epsilon(t_env)}
 
     # ----------------------------------------------------------------- learning
-    def learn(self, buffer: EpisodeBuffer, t_env: int) -> dict[str, float]:
-        if not buffer.can_sample(self.config.batch_size):
-            return {}
-        batch = buffer.sample(self.config.batch_size)
+    def update(self, batch: EpisodeBatch, t_env: int) -> dict[str, float]:
         loss, metrics = self.loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -103,6 +103,18 @@ class EpisodeBuffer:
         return self.storage.select(index, int(lengths.max()))
 
 
+class Discard:
+    """A store that keeps nothing, for an algorithm that learns nothing (random play)."""
+
+    size = 0
+
+    def insert(self, batch: EpisodeBatch) -> None:
+        pass
+
+    def can_sample(self, batch_size: int) -> bool:
+        return False
+
+
 class _DeviceRows:
     """``rows[i] = array`` into a tensor on an accelerator (one copy per write)."""
 

@@ -4,7 +4,7 @@ With ``learner: process`` (``--set learner=process``), the trainer's process ste
 while a second process holds the replay buffer and runs the updates. Each iteration:
 
 1. here, the actor collects collection k with the parameters it has;
-2. meanwhile, the learner inserts collection k-1 and runs its updates (one per episode, as inline);
+2. meanwhile, the learner inserts collection k-1 and runs the updates the schedule grants for it, as inline;
 3. the actor waits for the learner, loads the parameters it sends back, and hands it collection k.
 
 So collection k is gathered with the parameters learned from collections up to k-2: a lag of one
@@ -27,11 +27,11 @@ import torch
 from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
-from marlzoo.training.loops import Collected
-from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.runner import Collected, EpisodeRunner
+from marlzoo.training.schedule import UpdateSchedule
 
 if TYPE_CHECKING:
-    from marlzoo.algorithm import Algorithm
+    from marlzoo.algorithm import ReplayAlgorithm
 
 LEARNER_SEED_OFFSET = 7919
 
@@ -63,7 +63,7 @@ def _learner_main(conn: Any, algo_cls: type, spec: Any, algo_config: Any, device
                 return
             fields, t_env, n_learn = message
             buffer.insert(EpisodeBatch(**{name: torch.from_numpy(value) for name, value in fields.items()}))
-            metrics = [algo.learn(buffer, t_env) for _ in range(n_learn)]
+            metrics = algo.learn(buffer, t_env, n_learn) if n_learn else []
             conn.send(("ok", metrics, _to_bytes(algo.state_dict())))
     except BaseException:  # noqa: BLE001 - the actor re-raises it with the learner's traceback
         conn.send(("error", traceback.format_exc(), None))
@@ -72,9 +72,10 @@ def _learner_main(conn: Any, algo_cls: type, spec: Any, algo_config: Any, device
 class ProcessLearnerLoop:
     """The ``episodes`` loop with its learning moved to a second process (see the module docstring)."""
 
-    def __init__(self, algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, threads: int) -> None:
+    def __init__(self, algo: "ReplayAlgorithm", venv: VectorEnv, seed: int, algo_name: str, threads: int) -> None:
         self.algo = algo
         self.runner = EpisodeRunner(venv, seed)
+        self.schedule = UpdateSchedule(algo.updates_per_episode)
         self.algo_name = algo_name
         try:
             pickle.dumps(type(algo))
@@ -113,7 +114,7 @@ class ProcessLearnerLoop:
         batch, stats = self.runner.run(self.algo, explore=True, t_env=t_env)
         fields = {name: value.cpu().numpy().copy() for name, value in batch.tensors().items()}
         metrics = self._receive()
-        self.conn.send((fields, t_env + stats.steps, len(stats.returns)))
+        self.conn.send((fields, t_env + stats.steps, self.schedule.updates_for(len(stats.returns))))
         self.pending = True
         return Collected(stats.steps, stats.returns, stats.lengths, metrics)
 

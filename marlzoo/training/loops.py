@@ -1,50 +1,51 @@
-"""How experience is gathered and learned from, one iteration at a time, per kind of buffer.
+"""How experience is gathered and learned from, one iteration at a time; the algorithm's base picks the loop.
 
-The trainer picks the loop by the algorithm's declared ``buffer`` kind (never by its name):
-  ``episodes``  one episode per env copy goes into the replay buffer, then one ``learn`` per episode.
-  ``rollouts``  a fixed-length rollout of every copy (auto-reset), then one ``learn`` on it.
-Other kinds register here with :func:`register_loop`.
+  :class:`ReplayLoop`   for a :class:`~marlzoo.algorithm.ReplayAlgorithm`: one episode per env copy
+                        into the replay buffer, then ``learn(buffer, t_env, n_updates)`` with the
+                        updates the :class:`UpdateSchedule` grants for those episodes.
+  :class:`RolloutLoop`  for a :class:`~marlzoo.algorithm.RolloutAlgorithm`: a fixed-length rollout
+                        of every copy (auto-reset), then one ``learn`` on it.
+``learner=process`` moves a replay loop's learning to a second process
+(:class:`~marlzoo.training.learner_process.ProcessLearnerLoop`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Protocol
 
-import numpy as np
-
+from marlzoo.algorithm import ReplayAlgorithm, RolloutAlgorithm
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.training.learner_process import ProcessLearnerLoop
 from marlzoo.training.rollouts import RolloutRunner
-from marlzoo.training.runner import EpisodeRunner
-
-if TYPE_CHECKING:
-    from marlzoo.algorithm import Algorithm
+from marlzoo.training.runner import Collected, EpisodeRunner
+from marlzoo.training.schedule import UpdateSchedule
 
 
-@dataclass
-class Collected:
-    """One iteration's outcome: env steps taken, the episodes that finished, and learn() metrics."""
+class Loop(Protocol):
+    """What the trainer drives: ``iterate`` once per collection, ``finish`` before the end, ``close``."""
 
-    steps: int
-    returns: np.ndarray
-    lengths: np.ndarray
-    learn_metrics: list[dict[str, float]]
+    def iterate(self, t_env: int) -> Collected: ...
+
+    def finish(self) -> list[dict[str, float]]: ...
+
+    def close(self) -> None: ...
 
 
-class EpisodeLoop:
+class ReplayLoop:
     """Off-policy learning from whole episodes (value-based algorithms, MADDPG, ...)."""
 
-    def __init__(self, algo: "Algorithm", venv: VectorEnv, seed: int) -> None:
+    def __init__(self, algo: ReplayAlgorithm, venv: VectorEnv, seed: int) -> None:
         self.algo = algo
         self.runner = EpisodeRunner(venv, seed)
         self.buffer = algo.make_buffer()
+        self.schedule = UpdateSchedule(algo.updates_per_episode)
 
     def iterate(self, t_env: int) -> Collected:
         batch, stats = self.runner.run(self.algo, explore=True, t_env=t_env)
         self.buffer.insert(batch)
-        t_after = t_env + stats.steps
-        metrics = [self.algo.learn(self.buffer, t_after) for _ in range(len(stats.returns))]
+        n_updates = self.schedule.updates_for(len(stats.returns))
+        metrics = self.algo.learn(self.buffer, t_env + stats.steps, n_updates) if n_updates else []
         return Collected(stats.steps, stats.returns, stats.lengths, metrics)
 
     def finish(self) -> list[dict[str, float]]:
@@ -61,7 +62,7 @@ class RolloutLoop:
     Episodes run on across rollouts; the returns reported are those of the episodes that ended.
     """
 
-    def __init__(self, algo: "Algorithm", venv: VectorEnv, seed: int) -> None:
+    def __init__(self, algo: RolloutAlgorithm, venv: VectorEnv, seed: int) -> None:
         self.algo = algo
         self.runner = RolloutRunner(venv, seed)
         self.buffer = algo.make_buffer()
@@ -78,31 +79,17 @@ class RolloutLoop:
         pass
 
 
-LoopFactory = Callable[["Algorithm", VectorEnv, int], object]
-LOOPS: dict[str, LoopFactory] = {"episodes": EpisodeLoop, "rollouts": RolloutLoop}
-
-
-def register_loop(buffer_kind: str, factory: LoopFactory) -> None:
-    """Make ``buffer_kind`` available to algorithms (the factory takes ``(algo, venv, seed)``)."""
-    LOOPS[buffer_kind] = factory
-
-
-def make_loop(algo: "Algorithm", venv: VectorEnv, seed: int, algo_name: str, learner: str = "inline",
-              threads: int = 1):
-    """The loop for ``algo``'s buffer kind; ``learner="process"`` moves an ``episodes`` loop's learning
-    to a second process (:mod:`marlzoo.training.learner_process`)."""
-    kind = type(algo).buffer
-    if kind not in LOOPS:
-        raise UserError(
-            f"algorithm '{algo_name}' declares buffer '{kind}', but marlzoo knows only {sorted(LOOPS)}"
-        )
-    if learner == "process":
-        if kind != "episodes":
+def make_loop(algo: ReplayAlgorithm | RolloutAlgorithm, venv: VectorEnv, seed: int, algo_name: str,
+              learner: str = "inline", threads: int = 1) -> Loop:
+    """The loop for ``algo``'s base; ``learner="process"`` moves a replay loop's learning to a second
+    process (:mod:`marlzoo.training.learner_process`)."""
+    if isinstance(algo, RolloutAlgorithm):
+        if learner == "process":
             raise UserError(
-                f"learner=process overlaps collection with replay learning; '{algo_name}' learns from its own "
-                f"'{kind}' and needs learner=inline"
+                f"learner=process overlaps collection with replay learning; '{algo_name}' learns on-policy from "
+                "its own rollouts and needs learner=inline"
             )
-        from marlzoo.training.learner_process import ProcessLearnerLoop
-
+        return RolloutLoop(algo, venv, seed)
+    if learner == "process":
         return ProcessLearnerLoop(algo, venv, seed, algo_name, threads)
-    return LOOPS[kind](algo, venv, seed)
+    return ReplayLoop(algo, venv, seed)

@@ -19,14 +19,14 @@ the start of the next. The :class:`RolloutBuffer` fields:
   last_value [B, n_agents]               the value after the rollout's last step
   hidden0                                the algorithm's recurrent state at the rollout's first step
 
-An algorithm with ``buffer = "rollouts"`` implements :class:`RolloutPolicy` (see there); the
-:class:`RolloutRunner` fills the buffer with one batched policy call per step.
+A :class:`~marlzoo.algorithm.RolloutAlgorithm` learns from it; the :class:`RolloutRunner` fills it
+with one batched ``rollout_step`` call per step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ import torch
 from marlzoo.training.buffers import row_writer
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
+
+if TYPE_CHECKING:
+    from marlzoo.algorithm import RolloutAlgorithm
 
 
 @dataclass
@@ -50,21 +53,6 @@ class PolicyStep:
     log_prob: torch.Tensor
     value: torch.Tensor
     hidden: Any
-
-
-class RolloutPolicy(Protocol):
-    """The methods an on-policy algorithm (``buffer = "rollouts"``) adds to the Algorithm contract."""
-
-    def make_buffer(self) -> "RolloutBuffer": ...
-
-    def init_hidden(self, batch: int) -> Any: ...
-
-    def rollout_step(self, obs: torch.Tensor, state: torch.Tensor, avail: torch.Tensor, hidden: Any,
-                     t_env: int) -> PolicyStep: ...
-
-    def value(self, obs: torch.Tensor, state: torch.Tensor, hidden: Any) -> torch.Tensor:
-        """The critic's value ``[B, n]`` of these observations, after ``hidden``, in return units."""
-        ...
 
 
 def gae(
@@ -187,7 +175,7 @@ class RolloutRunner:
         self._all = np.ones(venv.n, dtype=bool)
 
     @torch.no_grad()
-    def collect(self, algo: RolloutPolicy, buffer: RolloutBuffer, t_env: int) -> tuple[np.ndarray, np.ndarray]:
+    def collect(self, algo: "RolloutAlgorithm", buffer: RolloutBuffer, t_env: int) -> tuple[np.ndarray, np.ndarray]:
         """Fill ``buffer`` with ``buffer.length`` steps of every copy.
 
         Returns the returns and lengths of the episodes that ended during the rollout.

@@ -31,6 +31,16 @@ class EpisodeStats:
         return int(self.lengths.sum())
 
 
+@dataclass
+class Collected:
+    """One loop iteration's outcome: env steps taken, the episodes that finished, and learn() metrics."""
+
+    steps: int
+    returns: np.ndarray
+    lengths: np.ndarray
+    learn_metrics: list[dict[str, float]]
+
+
 class EpisodeRunner:
     """Runs one episode in each copy of ``venv`` and records them into a reused :class:`EpisodeBatch`.
 

@@ -1,24 +1,23 @@
-"""A uniformly random policy over the available actions, written against the bare Algorithm contract.
+"""A uniformly random policy over the available actions, written from scratch on ReplayAlgorithm.
 
-It learns nothing; it is the baseline every learned policy must beat.
+It learns nothing (its schedule asks for no updates, and it keeps no episodes); it is the baseline
+every learned policy must beat.
 """
 
-from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 
-from marlzoo import Algorithm
+from marlzoo import ReplayAlgorithm
+from marlzoo.training.buffers import Discard
 
 
-@dataclass
-class RandomPolicyConfig:
-    buffer_size: int = 1  # the trainer still stores episodes; keep the store tiny
-
-
-class RandomPolicy(Algorithm):
-    Config = RandomPolicyConfig
-    buffer = "episodes"
+class RandomPolicy(ReplayAlgorithm):
     action_kinds = ("discrete", "continuous")
+    updates_per_episode = Fraction(0)
+
+    def make_buffer(self):
+        return Discard()
 
     def act(self, obs, avail, hidden, *, explore, t_env):
         if self.spec.action_kind == "discrete":
@@ -28,8 +27,8 @@ class RandomPolicy(Algorithm):
         high = torch.tensor(self.spec.action_high, dtype=torch.float32)
         return low + (high - low) * torch.rand(obs.shape[0], *low.shape), hidden
 
-    def learn(self, buffer, t_env):
-        return {}
+    def update(self, batch, t_env):
+        return {}  # never called: no updates are scheduled
 
     def state_dict(self):
         return {}
