@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from mpe2 import simple_reference_v3, simple_speaker_listener_v4, simple_spread_v3
 
-from marlzoo.envs.adapter import PettingZooAdapter
+from marlzoo.envs.adapter import Adapter, ParallelAdapter, PettingZooAdapter, TurnBasedAdapter
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from tests.adapter_envs import TakeTurns
 from tests.envs_for_tests import MaskedCorridor, OddSpaces, ReachGoal
 
 
@@ -156,3 +157,18 @@ def test_terminated_agents_are_gone_from_the_final_state():
     adapter.reset()
     _, terminated, _ = adapter.step(np.array([1, 1]))
     assert terminated and not adapter.alive.any() and not adapter.obs.any()
+
+
+def test_pettingzoo_adapter_picks_the_adapter_that_runs_the_env():
+    assert type(PettingZooAdapter(simple_spread_v3.parallel_env(), "s")) is ParallelAdapter
+    assert type(PettingZooAdapter(simple_reference_v3.env(), "r")) is ParallelAdapter  # is_parallelizable
+    turns = PettingZooAdapter(TakeTurns(), "t", episode_limit=4)
+    assert type(turns) is TurnBasedAdapter and isinstance(turns, Adapter)
+    assert turns.turn_based and not turns.steps_directly
+
+
+def test_each_adapter_built_directly_refuses_the_other_ones_envs():
+    with pytest.raises(UserError, match=r"env 't' is a turn-based AECEnv .*run it with TurnBasedAdapter"):
+        ParallelAdapter(TakeTurns(), "t", episode_limit=4)
+    with pytest.raises(UserError, match=r"env 's' \(.*\) is not a PettingZoo AECEnv; TurnBasedAdapter"):
+        TurnBasedAdapter(simple_spread_v3.parallel_env(), "s")

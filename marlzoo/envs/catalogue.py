@@ -12,7 +12,7 @@ import importlib
 import importlib.metadata
 from typing import Any, Callable
 
-from marlzoo.envs.adapter import PettingZooAdapter
+from marlzoo.envs.adapter import Adapter, PettingZooAdapter
 from marlzoo.errors import UserError
 from marlzoo.suggest import closest
 
@@ -71,7 +71,7 @@ def make_env(
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
-) -> PettingZooAdapter:
+) -> Adapter:
     """Build the named env with ``kwargs`` and wrap it in the adapter."""
     factory = resolve_env_factory(name)
     try:

@@ -7,7 +7,7 @@
                one ``Box`` of every agent's bounds, concatenated, for continuous ones
   reward       the team reward (the adapter's: the sum, or mean, over agents)
   episode end  when every agent is done (terminated), or at the episode limit (truncated)
-Everything goes through :class:`~marlzoo.envs.adapter.PettingZooAdapter`, so every env marlzoo
+Everything goes through :func:`~marlzoo.envs.adapter.PettingZooAdapter`, so every env marlzoo
 takes (SuperSuit-wrapped, turn-based, composite spaces) exports the same way. Agents that have left,
 or wait for their turn, have their part of the joint action ignored. A joint action that picks a
 masked action for an agent gets that agent's first legal action instead; ``info["masked_actions"]``
@@ -23,7 +23,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from marlzoo.envs.adapter import PettingZooAdapter
+from marlzoo.envs.adapter import Adapter, PettingZooAdapter
 from marlzoo.errors import UserError
 
 
@@ -32,7 +32,7 @@ class CentralizedEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, adapter: PettingZooAdapter, observation: str = "joint") -> None:
+    def __init__(self, adapter: Adapter, observation: str = "joint") -> None:
         if observation not in ("joint", "state"):
             raise UserError(f"to_gymnasium: observation must be 'joint' or 'state', not '{observation}'")
         self.adapter = adapter
@@ -102,8 +102,9 @@ def to_gymnasium(
 ) -> CentralizedEnv:
     """A Gymnasium env that controls every agent of ``env`` as one (see the module docstring).
 
-    ``env`` is a PettingZoo ParallelEnv or AECEnv, a :class:`PettingZooAdapter`, or the name of a
-    catalogue env (built with its config's kwargs, like ``marlzoo run --env NAME``).
+    ``env`` is a PettingZoo ParallelEnv or AECEnv, an adapter built by :func:`PettingZooAdapter`
+    (an :class:`~marlzoo.envs.adapter.Adapter`), or the name of a catalogue env (built with its
+    config's kwargs, like ``marlzoo run --env NAME``).
     ``adapter_kwargs`` (``episode_limit``, ``reward_aggregation``, ``state``) go to the adapter.
     """
     if mode != "centralized":
@@ -113,7 +114,7 @@ def to_gymnasium(
         )
     if isinstance(env, str):
         adapter = _named_env(env, adapter_kwargs)
-    elif isinstance(env, PettingZooAdapter):
+    elif isinstance(env, Adapter):
         if adapter_kwargs:
             raise UserError("to_gymnasium: adapter options go to the PettingZooAdapter you built, not here")
         adapter = env
@@ -123,7 +124,7 @@ def to_gymnasium(
     return CentralizedEnv(adapter, observation)
 
 
-def _named_env(name: str, adapter_kwargs: dict[str, Any]) -> PettingZooAdapter:
+def _named_env(name: str, adapter_kwargs: dict[str, Any]) -> Adapter:
     """A catalogue env with the ``env:`` section of configs/default.yaml and configs/envs/<name>.yaml."""
     from marlzoo.config import CONFIG_DIR, EnvConfig, build_dataclass, merge, read_yaml
     from marlzoo.envs.catalogue import make_env

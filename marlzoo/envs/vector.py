@@ -6,17 +6,39 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from marlzoo.envs.adapter import PettingZooAdapter
+from marlzoo.envs.adapter import Adapter
 
 
 class VectorEnv:
     """``n`` adapters whose per-step arrays are rows of shared batch arrays.
 
-    ``obs [n, n_agents, obs_dim]``, ``state [n, state_dim]``, ``avail [n, n_agents, n_actions]``,
-    ``alive [n, n_agents]``, ``reward [n]``, ``terminated [n]``, ``truncated [n]``.
+    The shared arrays are public API. ``A`` is ``spec.n_agents``; row ``i`` belongs to copy
+    ``envs[i]``, whose own arrays are views of it (:meth:`Adapter.bind`):
+
+    ==============  ===============================  =======  ============================================
+    array           shape                            dtype    holds, for each copy
+    ==============  ===============================  =======  ============================================
+    ``obs``         ``[n, A, *spec.obs_shape]``      float32  each agent's observation (zero-padded)
+    ``state``       ``[n, spec.state_dim]``          float32  the global state
+    ``avail``       ``[n, A, n_actions]``            bool     the actions each agent may take
+                                                              (``n_actions`` is 1 for continuous agents)
+    ``alive``       ``[n, A]``                       bool     whether each agent is in the episode
+    ``reward``      ``[n]``                          float32  the team reward of the copy's last step
+    ``terminated``  ``[n]``                          bool     whether that step ended the episode
+    ``truncated``   ``[n]``                          bool     whether that step cut the episode short
+    ==============  ===============================  =======  ============================================
+
+    The arrays are made once, here, and are never replaced: :meth:`reset`, :meth:`reset_where` and
+    :meth:`step` rewrite them in place, so a caller may hold views of them (``venv.obs[i]``,
+    ``torch.from_numpy(venv.obs)``), which always show the current values; copy what must outlive
+    the next call. All are zeros until the first reset. A copy's ``obs``, ``state``, ``avail`` and
+    ``alive`` rows are valid from its first reset on and hold the state it is in: after an episode
+    ends they hold the final state reached (a truncated episode can be valued from it) until the
+    copy is reset. Its ``reward``, ``terminated`` and ``truncated`` are those of its last step, and
+    zeros right after it is reset. A copy that is not stepped or reset keeps all its rows.
     """
 
-    def __init__(self, make_env: Callable[[], PettingZooAdapter], n: int) -> None:
+    def __init__(self, make_env: Callable[[], Adapter], n: int) -> None:
         self.envs = [make_env() for _ in range(n)]
         self.spec = self.envs[0].spec
         first = self.envs[0]
@@ -32,20 +54,45 @@ class VectorEnv:
 
     @property
     def n(self) -> int:
+        """The number of copies."""
         return len(self.envs)
 
     def reset(self, seeds: Sequence[int | None]) -> None:
+        """Reset copy ``i`` with ``seeds[i]`` (None: it continues its own random stream), and zero
+        every copy's ``reward``, ``terminated`` and ``truncated``."""
         for env, seed in zip(self.envs, seeds):
             env.reset(seed=seed)
         self.reward.fill(0.0)
         self.terminated.fill(False)
         self.truncated.fill(False)
 
+    def reset_where(self, mask: np.ndarray, seeds: Sequence[int | None] | None = None) -> None:
+        """Reset the copies where ``mask`` (bool, ``[n]``) is true and zero their ``reward``,
+        ``terminated`` and ``truncated``; the other copies' rows are left as they are.
+
+        ``seeds`` has one entry per copy (those of copies not reset are ignored). Without it, or
+        where an entry is None, a copy continues its own random stream, exactly as
+        ``venv.envs[i].reset()`` does.
+        """
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (self.n,):
+            raise ValueError(f"reset_where: mask must be a bool array of shape ({self.n},), "
+                             f"not {mask.dtype} of shape {mask.shape}")
+        if seeds is not None and len(seeds) != self.n:
+            raise ValueError(f"reset_where: seeds must have one entry per copy ({self.n}), not {len(seeds)}")
+        for i in np.flatnonzero(mask):
+            self.envs[i].reset(seed=None if seeds is None else seeds[i])
+        self.reward[mask] = 0.0
+        self.terminated[mask] = False
+        self.truncated[mask] = False
+
     def step(self, actions: np.ndarray, active: np.ndarray) -> None:
-        """Step the copies where ``active`` is true; the others keep their last arrays."""
+        """Step the copies where ``active`` is true, copy ``i`` with ``actions[i]``; the others keep
+        their last arrays."""
         for i in np.flatnonzero(active):
             self.reward[i], self.terminated[i], self.truncated[i] = self.envs[i].step(actions[i])
 
     def close(self) -> None:
+        """Close every copy."""
         for env in self.envs:
             env.close()

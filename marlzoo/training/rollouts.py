@@ -216,10 +216,9 @@ class RolloutRunner:
                 truncated = torch.from_numpy(venv.truncated).unsqueeze(-1)
                 buffer.bootstrap[t] = torch.where(truncated, final, buffer.bootstrap[t])
             if ended.any():
-                for i in np.flatnonzero(ended):
-                    finished_returns.append(float(self._returns[i]))
-                    finished_lengths.append(int(self._lengths[i]))
-                    venv.envs[i].reset()
+                finished_returns.extend(self._returns[ended].tolist())
+                finished_lengths.extend(self._lengths[ended].tolist())
+                venv.reset_where(ended)
                 self._returns[ended] = 0.0
                 self._lengths[ended] = 0
                 self._hidden = reset_hidden(self._hidden, torch.from_numpy(ended))

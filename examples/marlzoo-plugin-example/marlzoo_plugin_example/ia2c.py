@@ -93,8 +93,8 @@ class IA2C(RolloutAlgorithm):
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.optimizer.step()
-        return {"loss/policy": float(policy_loss), "loss/value": float(value_loss),
-                "loss/entropy": float(entropy_mean), "loss/grad_norm": float(grad_norm)}
+        return {"loss/policy": float(policy_loss.detach()), "loss/value": float(value_loss.detach()),
+                "loss/entropy": float(entropy_mean.detach()), "loss/grad_norm": float(grad_norm)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
