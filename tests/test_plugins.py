@@ -57,12 +57,15 @@ def test_a_plugin_written_for_0_1_installs_and_trains_unchanged_with_deprecation
 
 @pytest.mark.slow
 def test_example_ia2c_beats_random_play_on_simple_spread(tmp_path):
+    """30k env steps of IA2C, seed 0, against random play, each scored on the same 128 greedy test
+    episodes (a 32-episode evaluation of random play alone moves between -74 and -88). Measured:
+    -65.0 against -81.9, a margin of 16.9; the test asks for 10."""
     env = install(tmp_path, REPO / "examples" / "marlzoo-plugin-example")
     returns = {}
-    for algo in ("ia2c_example", "random"):
-        result = run_cli("run", "--algo", algo, "--env", "simple_spread", "--steps", "30000", "--seed", "0",
-                         "--wandb", "disabled", "--no-progress", "--set", "test_episodes=32",
-                         "--run-dir", str(tmp_path / "runs"), "--run-id", algo, env=env)
+    for algo, steps in (("ia2c_example", "30000"), ("random", "200")):
+        result = run_cli("run", "--algo", algo, "--env", "simple_spread", "--steps", steps, "--seed", "0",
+                         "--wandb", "disabled", "--no-progress", "--set", "test_episodes=128",
+                         "--set", "test_interval=1000000", "--run-dir", str(tmp_path / "runs"), "--run-id", algo, env=env)
         assert result.returncode == 0, result.stderr
         returns[algo] = read_metrics(tmp_path / "runs" / algo)[-1]["test/return_mean"]
     assert returns["ia2c_example"] > returns["random"] + 10, returns

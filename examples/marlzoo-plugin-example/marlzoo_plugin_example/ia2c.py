@@ -28,11 +28,13 @@ from marlzoo.training.rollouts import RolloutBuffer
 
 @dataclass
 class IA2CConfig:
-    lr: float = 1e-3
+    # Chosen on simple_spread at 30k env steps, seed 0 (final greedy return): lr 1e-3 with an
+    # entropy bonus of 0.01 reached -73.7; lr 3e-3 without one -66.9 (seeds 1 and 2: -61.6, -66.7).
+    lr: float = 3e-3
     gamma: float = 0.95
     gae_lambda: float = 0.95
     rollout_length: int = 10  # steps of every env copy per update
-    entropy_coef: float = 0.01
+    entropy_coef: float = 0.0
     value_coef: float = 0.5
     grad_clip: float = 10.0
     agent: AgentNetConfig = field(default_factory=AgentNetConfig)  # actor and critic alike
