@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -95,15 +96,45 @@ class RunConfig(RunSettings):
 
 
 # ------------------------------------------------------------------------------- reading layers
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """How many values ``node`` holds once YAML aliases are expanded (shared nodes counted each time)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_YAML_VALUES + 1  # an alias of itself expands forever
+    if isinstance(node, dict):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.items())
+    elif isinstance(node, list):
+        size = 1 + sum(_expanded_size(v, memo) for v in node)
+    else:
+        size = 1
+    memo[key] = min(size, MAX_YAML_VALUES + 1)
+    return memo[key]
+
+
+def check_yaml_size(data: Any, label: str) -> Any:
+    """``data``, unless YAML aliases expand it past :data:`MAX_YAML_VALUES` values (an alias bomb,
+    which would hang whatever prints or copies it)."""
+    if _expanded_size(data, {}) > MAX_YAML_VALUES:
+        raise UserError(f"{label} expands to more than {MAX_YAML_VALUES:,} values through YAML aliases; "
+                        "write the values out, without nested aliases")
+    return data
+
+
 def read_yaml(path: Path, label: str | None = None) -> dict[str, Any]:
     """A YAML mapping from ``path`` (``yaml.safe_load``); a clear error if missing or malformed."""
     label = label or str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot read config file {label}: {exc.strerror}") from None
+        raise UserError(f"cannot read config file {label}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"config file {label} is not UTF-8 text; pass a YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = check_yaml_size(yaml.safe_load(text), f"config file {label}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -125,6 +156,7 @@ def parse_set(item: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    check_yaml_size(value, f"--set {key.strip()}")
     out: dict[str, Any] = {}
     node = out
     parts = key.strip().split(".")
@@ -194,7 +226,7 @@ def _coerce(tp: Any, value: Any, key: str, sources: dict[str, str]) -> Any:
     if origin is Literal:
         if value in args:
             return value
-        raise UserError(f"config key '{key}' must be one of {', '.join(map(repr, args))}, not {value!r}{_source(key, sources)}")
+        raise UserError(f"config key '{key}' must be one of {', '.join(map(repr, args))}, not {_short(value)}{_source(key, sources)}")
     if tp is Any:
         return value
     expected = origin or tp
@@ -209,7 +241,7 @@ def _coerce(tp: Any, value: Any, key: str, sources: dict[str, str]) -> Any:
     }.get(expected, lambda v: True)(value)
     if not ok:
         raise UserError(
-            f"config key '{key}' must be {_type_name(expected)}, not {type(value).__name__} {value!r}{_source(key, sources)}"
+            f"config key '{key}' must be {_type_name(expected)}, not {type(value).__name__} {_short(value)}{_source(key, sources)}"
         )
     if expected is float:
         return float(value)
@@ -252,6 +284,7 @@ def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig
     from marlzoo.registry import get_algo
 
     data = dict(data)
+    _check_sections(data, sources)
     algo_section = dict(data.pop("algo", None) or {})
     algo_name = algo_section.pop("name", None)
     if not isinstance(algo_name, str):
@@ -273,12 +306,48 @@ def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig
     return config
 
 
+SECTIONS = ("algo", "env", "wandb")
+
+
+def _check_sections(layer: dict[str, Any], sources: dict[str, str] | str) -> None:
+    """A :class:`UserError` if a layer sets a whole section (``algo``, ``env``, ``wandb``) to a scalar."""
+    for section in SECTIONS:
+        value = layer.get(section)
+        if value is not None and not isinstance(value, dict):
+            where = _source(section, sources) if isinstance(sources, dict) else f" (from {sources})"
+            raise UserError(f"config key '{section}' is a section of keys, not the {type(value).__name__} "
+                            f"{_short(value)}{where}; set its keys instead, e.g. {section}.name")
+
+
 def _check_ranges(config: RunConfig) -> None:
     for key in ("steps", "n_envs", "log_interval", "test_interval", "test_episodes", "checkpoint_interval", "torch_threads"):
         if getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be at least 1, not {getattr(config, key)}")
-    if config.seed < 0:
-        raise UserError(f"config key 'seed' must be a non-negative integer, not {config.seed}")
+    if not 0 <= config.seed < 2**32:
+        raise UserError(f"config key 'seed' must be an integer from 0 to 2**32 - 1 (numpy's range), not {config.seed}")
+    _check_device(config.device)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise UserError(f"config key 'device' must name a torch device such as cpu or cuda, not {device!r}") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(kind, False):
+        raise UserError(f"device '{device}' is not available in this torch build ({torch.__version__}); use device=cpu")
+
+
+def _short(value: Any) -> str:
+    """A repr of ``value`` cut to a line, however deep or long it is (error messages quote user values)."""
+    return _SHORT.repr(value)
+
+
+_SHORT = reprlib.Repr()  # its keyword arguments are Python 3.12's
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 60, 60
 
 
 # ------------------------------------------------------------------------------- entry points
@@ -297,6 +366,9 @@ def load_config(
     cli: dict[str, Any] = {}
     for item in sets or []:
         cli = merge([(cli, CLI), (parse_set(item), CLI)])[0]
+    for layer, label in ((default, "configs/default.yaml"), (user, str(config_file)), (cli, CLI),
+                         *(extra_layers or [])):
+        _check_sections(layer, label)
     if steps is not None:
         cli["steps"] = steps
     if seed is not None:
@@ -318,6 +390,7 @@ def load_config(
         path = CONFIG_DIR / kind / f"{name}.yaml" if isinstance(name, str) and "/" not in name else None
         if path is not None and path.is_file():
             layer = read_yaml(path, f"configs/{kind}/{name}.yaml")
+            _check_sections(layer, f"configs/{kind}/{name}.yaml")
             if kind == "envs":
                 layer = _algo_keys_it_has(layer, chosen("algo"), f"configs/{kind}/{name}.yaml")
             layers.append((layer, f"configs/{kind}/{name}.yaml"))

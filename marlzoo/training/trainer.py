@@ -6,6 +6,7 @@ It knows algorithms only through the :class:`~marlzoo.algorithm.Algorithm` contr
 from __future__ import annotations
 
 import random
+import reprlib
 import time
 from contextlib import ExitStack, closing
 from datetime import datetime, timezone
@@ -52,8 +53,25 @@ def build_algorithm(config: RunConfig, spec) -> Algorithm:
     return algo_cls(spec, config.algo, config.device)
 
 
+MAX_RUN_ID = 200  # characters; file systems allow 255 bytes per name
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it names one directory inside the run dir, else a :class:`UserError`."""
+    bad = next((c for c in run_id if c in '/\\' or not c.isprintable()), None)
+    if not run_id.strip() or run_id in (".", "..") or bad is not None or len(run_id) > MAX_RUN_ID:
+        shown = reprlib.repr(run_id)
+        why = (f"holds {bad!r}" if bad is not None else f"is {len(run_id)} characters long" if len(run_id) > MAX_RUN_ID
+               else "names no directory of its own")
+        raise UserError(f"--run-id {shown} {why}; a run id is one folder name inside --run-dir: printable, without "
+                        f"/ or \\, at most {MAX_RUN_ID} characters")
+    return run_id
+
+
 def new_run_dir(parent: Path, config: RunConfig, run_id: str | None) -> Path:
-    """A fresh directory for this run; an existing one is never reused."""
+    """A fresh directory for this run, inside ``parent``; an existing one is never reused."""
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"--run-dir {parent} is a file, not a directory; pass a directory (it is created if missing)")
     if run_id is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         env = config.env.name.replace(":", "_").replace("/", "_").replace(".", "_")
@@ -64,10 +82,13 @@ def new_run_dir(parent: Path, config: RunConfig, run_id: str | None) -> Path:
             candidate = parent / f"{run_id}-{k}"
         run_dir = candidate
     else:
-        run_dir = parent / run_id
+        run_dir = parent / check_run_id(run_id)
         if run_dir.exists():
             raise UserError(f"run directory {run_dir} already exists; choose another --run-id or remove it")
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; pass a writable --run-dir") from None
     return run_dir
 
 
