@@ -6,7 +6,6 @@ to this process, so a ``marlzoo run`` subprocess cannot train it; :func:`train` 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,8 +29,8 @@ def train(
     ``key=value`` overrides, e.g. ``["algo.lr=0.001"]``, and ``wandb`` is a W&B mode
     (``"disabled"``, ``"offline"``, ...).
 
-    Bad input raises :class:`marlzoo.UserError`, and a run that fails before its first env step
-    leaves nothing behind. Like ``marlzoo run``, it seeds the global RNGs and sets torch's thread
+    Bad input raises :class:`marlzoo.UserError`, and a run that fails before it wrote a checkpoint or
+    a row of metrics leaves nothing behind; one that fails later keeps its directory. Like ``marlzoo run``, it seeds the global RNGs and sets torch's thread
     count to the config's ``torch_threads`` (1 by default), in this process.
     """
     from marlzoo.config import load_config
@@ -47,7 +46,7 @@ def train(
     try:
         info = Trainer(config, directory, show_progress=progress).train()
     except BaseException:
-        if _steps_done(directory) == 0:
+        if not _holds_results(directory):
             _remove_fresh(directory, created)
         raise
     return {**info, "run_dir": str(directory)}
@@ -63,11 +62,11 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
-def _steps_done(run_dir: Path) -> int:
-    try:
-        return int(json.loads((run_dir / "run.json").read_text()).get("env_steps", 0))
-    except (OSError, ValueError):
-        return 0
+def _holds_results(run_dir: Path) -> bool:
+    """Whether a failed run wrote anything worth keeping: a checkpoint, or a row of metrics. (Not
+    run.json's step count: the failure may be the disk that could not take run.json.)"""
+    metrics = run_dir / "metrics.jsonl"
+    return (run_dir / "checkpoint.pt").is_file() or (metrics.is_file() and metrics.stat().st_size > 0)
 
 
 def _remove_fresh(run_dir: Path, created: Path | None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import re
 import reprlib
 import types
 import typing
@@ -36,6 +37,7 @@ def find_config_dir() -> Path:
 
 CONFIG_DIR = find_config_dir()
 CLI = "the command line"
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 @dataclass
@@ -230,6 +232,8 @@ def _coerce(tp: Any, value: Any, key: str, sources: dict[str, str]) -> Any:
     if tp is Any:
         return value
     expected = origin or tp
+    if expected is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
     ok = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),

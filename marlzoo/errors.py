@@ -6,3 +6,8 @@ class UserError(Exception):
 
     The message should say what was wrong and what to do instead.
     """
+
+
+class NonFiniteError(UserError):
+    """A NaN or an infinity where training needs finite numbers: in what an env returned, or in a
+    loss or gradient. The run stops at once; its last good checkpoint is kept."""

@@ -33,14 +33,14 @@ def core_modules() -> list[str]:
     )
 
 
-def test_importing_every_core_module_imports_no_algorithm():
+def test_importing_every_core_module_imports_no_algorithm(tmp_path):
     code = (
         "import importlib, sys\n"
         f"for name in {core_modules()!r}:\n"
         "    importlib.import_module(name)\n"
         "print(sorted(m for m in sys.modules if m == 'algos' or m.startswith(('algos.', 'marlzoo.algos'))))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO.parent)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"the core imported algorithm modules: {result.stdout}"
 
@@ -92,13 +92,13 @@ def test_the_core_has_no_import_cycles():
             visit(name, [name])
 
 
-def test_importing_marlzoo_does_not_import_torch():
+def test_importing_marlzoo_does_not_import_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", "import sys, marlzoo; print('torch' in sys.modules)"],
-                            capture_output=True, text=True, timeout=120, cwd=REPO.parent)
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_old_module_paths_resolve_to_the_moved_modules_with_a_warning():
+def test_old_module_paths_resolve_to_the_moved_modules_with_a_warning(tmp_path):
     sys.modules.pop("marlzoo.qlearning", None)
     with pytest.warns(DeprecationWarning, match="'marlzoo.qlearning' moved to 'marlzoo.learning.qlearning'"):
         from marlzoo.qlearning import QLearner as old  # noqa: PLC0415
@@ -108,7 +108,7 @@ def test_old_module_paths_resolve_to_the_moved_modules_with_a_warning():
     result = subprocess.run(
         [sys.executable, "-W", "always::DeprecationWarning", "-c",
          "import marlzoo; from algos.vdn import VDN; import marlzoo.algos.vdn as v; print(VDN is v.VDN)"],
-        capture_output=True, text=True, timeout=120, cwd=REPO.parent)
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.stdout.strip() == "True", result.stderr
     assert "'algos' moved to 'marlzoo.algos'" in result.stderr
 

@@ -6,6 +6,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from marlzoo.errors import NonFiniteError
+
 from marlzoo.envs.adapter import Adapter
 
 
@@ -65,6 +67,7 @@ class VectorEnv:
         self.reward.fill(0.0)
         self.terminated.fill(False)
         self.truncated.fill(False)
+        self._check_finite(np.ones(self.n, dtype=bool), "reset")
 
     def reset_where(self, mask: np.ndarray, seeds: Sequence[int | None] | None = None) -> None:
         """Reset the copies where ``mask`` (bool, ``[n]``) is true and zero their ``reward``,
@@ -85,12 +88,34 @@ class VectorEnv:
         self.reward[mask] = 0.0
         self.terminated[mask] = False
         self.truncated[mask] = False
+        self._check_finite(mask, "reset")
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> None:
         """Step the copies where ``active`` is true, copy ``i`` with ``actions[i]``; the others keep
         their last arrays."""
         for i in np.flatnonzero(active):
             self.reward[i], self.terminated[i], self.truncated[i] = self.envs[i].step(actions[i])
+        self._check_finite(active, "step")
+
+    def _check_finite(self, copies: np.ndarray, phase: str) -> None:
+        """A :class:`NonFiniteError` naming the value, the copy, the agent and the episode step if
+        a copy just written holds a NaN or an infinity."""
+        if np.isfinite(self.reward).all() and np.isfinite(self.obs).all() and np.isfinite(self.state).all():
+            return  # every row: the copies not written this time hold values already checked
+        for name, values in (("reward", self.reward), ("observation", self.obs), ("state", self.state)):
+            if np.isfinite(values[copies]).all():
+                continue
+            bad = ~np.isfinite(values.reshape(self.n, -1)).all(axis=1) & copies
+            i = int(np.flatnonzero(bad)[0])
+            env = self.envs[i]
+            where = f"at step {env.t} of an episode" if phase == "step" else "on reset"
+            if name == "observation":
+                agent = int(np.flatnonzero(~np.isfinite(self.obs[i].reshape(self.spec.n_agents, -1)).all(axis=1))[0])
+                what = f"observation of agent '{self.spec.agents[agent]}'"
+            else:
+                what = f"{name} {float(values[i]) if name == 'reward' else ''}".rstrip()
+            raise NonFiniteError(f"env '{self.spec.env_id}' returned a non-finite {what} {where} (copy {i}); "
+                                 "training cannot use it, so the run stopped: fix the env, or wrap it to clip its values")
 
     def close(self) -> None:
         """Close every copy."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,15 @@ def save_checkpoint(path: Path, algo_name: str, algo_state: dict[str, Any], env_
         "episodes": episodes,
         "state": algo_state,
     }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)  # in memory first: torch's zip writer reports a full disk as a RuntimeError
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(buffer.getbuffer())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written temp file would hold the space the disk lacks
+        raise
 
 
 def load_checkpoint(path: Path, expected_algo: str) -> dict[str, Any]:

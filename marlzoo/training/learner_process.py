@@ -27,6 +27,7 @@ import torch
 from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.training.guards import check_finite
 from marlzoo.training.runner import Collected, EpisodeRunner
 from marlzoo.training.schedule import UpdateSchedule
 
@@ -94,6 +95,7 @@ class ProcessLearnerLoop:
         self.process.start()
         child.close()
         self.pending = False
+        self.t_sent = 0
 
     def _receive(self) -> list[dict[str, float]]:
         """Wait for the learner's last updates, and act with the parameters they produced."""
@@ -107,6 +109,7 @@ class ProcessLearnerLoop:
         self.pending = False
         if status == "error":
             raise RuntimeError(f"the learner process of '{self.algo_name}' failed:\n{metrics}")
+        check_finite(metrics, self.algo_name, self.t_sent)
         self.algo.load_state_dict(_from_bytes(state))
         return metrics
 
@@ -115,6 +118,7 @@ class ProcessLearnerLoop:
         fields = {name: value.cpu().numpy().copy() for name, value in batch.tensors().items()}
         metrics = self._receive()
         self.conn.send((fields, t_env + stats.steps, self.schedule.updates_for(len(stats.returns))))
+        self.t_sent = t_env
         self.pending = True
         return Collected(stats.steps, stats.returns, stats.lengths, metrics)
 

@@ -16,6 +16,7 @@ from typing import Protocol
 from marlzoo.algorithm import ReplayAlgorithm, RolloutAlgorithm
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
+from marlzoo.training.guards import check_finite
 from marlzoo.training.learner_process import ProcessLearnerLoop
 from marlzoo.training.rollouts import RolloutRunner
 from marlzoo.training.runner import Collected, EpisodeRunner
@@ -46,7 +47,7 @@ class ReplayLoop:
         self.buffer.insert(batch)
         n_updates = self.schedule.updates_for(len(stats.returns))
         metrics = self.algo.learn(self.buffer, t_env + stats.steps, n_updates) if n_updates else []
-        return Collected(stats.steps, stats.returns, stats.lengths, metrics)
+        return Collected(stats.steps, stats.returns, stats.lengths, check_finite(metrics, type(self.algo).__name__, t_env))
 
     def finish(self) -> list[dict[str, float]]:
         """Learning still in flight (none: this loop learns before it returns)."""
@@ -70,7 +71,8 @@ class RolloutLoop:
     def iterate(self, t_env: int) -> Collected:
         returns, lengths = self.runner.collect(self.algo, self.buffer, t_env)
         steps = self.buffer.length * self.runner.venv.n
-        return Collected(steps, returns, lengths, [self.algo.learn(self.buffer, t_env + steps)])
+        metrics = [self.algo.learn(self.buffer, t_env + steps)]
+        return Collected(steps, returns, lengths, check_finite(metrics, type(self.algo).__name__, t_env))
 
     def finish(self) -> list[dict[str, float]]:
         return []

@@ -16,6 +16,7 @@ A return is the sum over the episode of the team reward (see ``env.reward_aggreg
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections import defaultdict
@@ -47,18 +48,31 @@ class MeanAccumulator:
 
 
 class JsonlSink:
-    """Appends one JSON object per row to ``metrics.jsonl`` (without wall-clock fields)."""
+    """Appends one JSON object per row to ``metrics.jsonl`` (without wall-clock fields).
+
+    Each row goes to the file in one ``write``; if the disk takes only part of it, the file is cut
+    back to its last whole row, so ``metrics.jsonl`` only ever holds complete, strict JSON lines.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a", encoding="utf-8")
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, row: dict[str, Any]) -> None:
         clean = {k: v for k, v in row.items() if not k.startswith(TIME_PREFIX)}
-        self._file.write(json.dumps(clean, sort_keys=True) + "\n")
-        self._file.flush()
+        data = (json.dumps(clean, sort_keys=True, allow_nan=False) + "\n").encode()
+        size = os.fstat(self._fd).st_size
+        try:
+            if os.write(self._fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+        except OSError as exc:
+            os.ftruncate(self._fd, size)
+            if exc.filename is None:
+                exc.filename = str(self.path)
+            raise
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 def _wandb_has_credentials() -> bool:

@@ -5,6 +5,7 @@ It knows algorithms only through the :class:`~marlzoo.algorithm.Algorithm` contr
 
 from __future__ import annotations
 
+import errno
 import random
 import reprlib
 import time
@@ -31,6 +32,7 @@ from marlzoo.training.runinfo import git_commit, hardware, peak_rss_mb, write_js
 from marlzoo.training.runner import EpisodeRunner
 
 TEST_SEED_OFFSET = 100_000
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def seed_everything(seed: int) -> None:
@@ -135,12 +137,15 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def train(self) -> dict[str, Any]:
         config, run_dir = self.config, self.run_dir
-        (run_dir / "config.yaml").write_text(dump_config(config))
         info = {**self.contract(), "status": "running", "hardware": hardware(),
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_json_atomic(run_dir / "run.json", info)
-
-        log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
+        try:
+            (run_dir / "config.yaml").write_text(dump_config(config))
+            write_json_atomic(run_dir / "run.json", info)
+            log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
+        except OSError as exc:
+            raise UserError(f"cannot write into the run directory {run_dir}: {exc.strerror or exc}; "
+                            "pass a --run-dir with space and write permission") from None
         wandb_mode = resolve_wandb_mode(config.wandb.mode)
         info["wandb_mode"] = wandb_mode
 
@@ -194,10 +199,19 @@ class Trainer:
                         next_ckpt += config.checkpoint_interval
                         self._checkpoint(t_env, episodes)
             self._checkpoint(t_env, episodes)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                self._record_stop(info, f"failed: {type(exc).__name__}: {exc}", t_env, start)
+                raise
+            failure = UserError(
+                f"cannot write {exc.filename or 'into ' + str(run_dir)}: {exc.strerror}; the run stopped at env step "
+                f"{t_env}, and what it wrote before is kept in {run_dir}"
+            )
+            self._record_stop(info, f"failed: {failure}", t_env, start)
+            raise failure from exc
         except BaseException as exc:
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}: {exc}"
-            info.update(status=stopped, env_steps=t_env, wall_clock_s=round(time.perf_counter() - start, 2))
-            write_json_atomic(run_dir / "run.json", info)
+            self._record_stop(info, stopped, t_env, start)
             raise
         finally:
             log.close()
@@ -211,6 +225,14 @@ class Trainer:
                     finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         write_json_atomic(run_dir / "run.json", info)
         return info
+
+    def _record_stop(self, info: dict[str, Any], status: str, t_env: int, start: float) -> None:
+        """Say in run.json why the run stopped, if the disk still takes it."""
+        info.update(status=status, env_steps=t_env, wall_clock_s=round(time.perf_counter() - start, 2))
+        try:
+            write_json_atomic(self.run_dir / "run.json", info)
+        except OSError:
+            pass  # the disk that stopped the run; the error on its way out says so
 
     def _checkpoint(self, t_env: int, episodes: int) -> None:
         save_checkpoint(self.run_dir / "checkpoint.pt", self.config.algo_name, self.algo.state_dict(), t_env, episodes)
