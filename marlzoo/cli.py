@@ -14,6 +14,8 @@ from typing import Sequence
 from marlzoo import __version__
 from marlzoo.errors import UserError
 
+RENDER_EPISODES = 3  # what `marlzoo eval --render` plays when --episodes is not given
+
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train an algorithm on an env", description="Train an algorithm on an env.")
@@ -34,13 +36,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="run greedy episodes of a trained run", description="Evaluate a run's checkpoint greedily.")
     p.add_argument("--run", required=True, help="the run directory, e.g. runs/<run_id>")
-    p.add_argument("--episodes", type=int, default=100, help="greedy episodes (default: 100)")
+    p.add_argument("--episodes", type=int, help=f"greedy episodes (default: 100, or {RENDER_EPISODES} with --render)")
     p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--qtable", action="store_true",
                    help="also print the learned Q_i and Q_tot of every joint action (value-based algorithms, "
                         "single-state envs such as the matrix games)")
+    p.add_argument("--render", metavar="FILE",
+                   help="also write the greedy episodes, one after another, to FILE: an animated .gif, or an .mp4 "
+                        "with pip install 'marlzoo[render]' (envs with an rgb_array render mode)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -55,22 +60,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from marlzoo.training.evaluate import evaluate_run, value_table_of_run
+    from marlzoo.training.animation import animation_writer
+    from marlzoo.training.evaluate import evaluate_run, render_run, value_table_of_run
     from marlzoo.learning.qtable import format_value_table
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    writer = animation_writer(args.render) if args.render else None  # a bad file name fails before anything runs
+    episodes = args.episodes if args.episodes is not None else (RENDER_EPISODES if writer else 100)
     table = value_table_of_run(Path(args.run), checkpoint) if args.qtable else None
-    returns = evaluate_run(Path(args.run), args.episodes, checkpoint, args.seed)
+    if writer is None:
+        returns, rendering = evaluate_run(Path(args.run), episodes, checkpoint, args.seed), None
+    else:
+        returns, rendering = render_run(Path(args.run), writer, episodes, checkpoint, args.seed)
     result = {"return_mean": float(returns.mean()), "return_std": float(returns.std()), "episodes": int(len(returns))}
     if table is not None:
         spec, values, avail = table
         result["qtable"] = values.to_dict(avail)
+    if rendering is not None:
+        result["render"] = {"path": str(rendering.path), "frames": rendering.frames, "fps": rendering.fps}
     if args.json:
         print(json.dumps(result))
     else:
         if table is not None:
             print(format_value_table(values, spec.agents, avail))
         print(f"{args.run}: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} greedy episodes")
+        if rendering is not None:
+            print(f"wrote {rendering.path}: {rendering.frames} frames of {rendering.episodes} episodes at {rendering.fps:g} fps")
     return 0
 
 

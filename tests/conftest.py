@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,41 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 
 def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@dataclass
+class Result:
+    """What a command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Call ``marlzoo.cli.main`` in-process, optionally in directory ``cwd``; returns a :class:`Result`."""
+    from marlzoo.cli import main
+
+    def call(*args: str, cwd=None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        code = main(list(args))
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return call
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """``result`` (a :class:`Result` or a CompletedProcess) is bad input's one line and exit code 2."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("marlzoo: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
 
 
 @pytest.fixture

@@ -132,3 +132,20 @@ def masked_corridor(**kwargs):
 
 def reach_goal():
     return ReachGoal()
+
+
+class UndrawnReachGoal(ReachGoal):
+    """ReachGoal that takes a ``render_mode`` but cannot draw: ``render()`` returns None, or is
+    PettingZoo's own, which raises NotImplementedError (``frame="missing"``)."""
+
+    def __init__(self, render_mode=None, frame="none"):
+        super().__init__()
+        self.render_mode = render_mode
+        self.frame = frame
+
+    def render(self):
+        return None if self.frame == "none" else super().render()
+
+
+def undrawn_reach_goal(**kwargs):
+    return UndrawnReachGoal(**kwargs)

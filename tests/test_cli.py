@@ -7,41 +7,11 @@ traceback" is checked too); two go through the installed console script as a use
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 
 import pytest
 
 from marlzoo.cli import main
-from tests.conftest import FAST, run_cli
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    def call(*args: str, cwd=None) -> Result:
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        code = main(list(args))
-        out = capsys.readouterr()
-        return Result(code, out.out, out.err)
-
-    return call
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("marlzoo: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.conftest import FAST, assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")

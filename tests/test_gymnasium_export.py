@@ -103,3 +103,36 @@ def test_continuous_joint_action_is_split_back_per_agent():
     assert reward == pytest.approx(3.0)
     _, reward, _, _, _ = env.step(np.array([0.5, 0.0, 0.5, 0.0, 0.5, 0.0], np.float32))
     assert reward == pytest.approx(0.5 + 1.0 + 0.5)
+
+
+def test_rendering_passes_through_to_the_pettingzoo_env():
+    from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+
+    env = to_gymnasium("simple_spread", render_mode="rgb_array")
+    assert env.render_mode == "rgb_array"
+    assert "rgb_array" in env.metadata["render_modes"] and env.metadata["render_fps"] == 10
+    env.reset(seed=3)
+    first = env.render()
+    assert first.shape == (700, 700, 3) and first.dtype == np.uint8
+    twin = simple_spread_v3.parallel_env(max_cycles=25, render_mode="rgb_array")
+    twin.reset(seed=3)
+    np.testing.assert_array_equal(first, twin.render())  # the very frame mpe2 draws of that state
+    for _ in range(5):
+        env.step(np.array([1, 2, 3]))
+    assert (env.render() != first).any(), "the agents moved"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gymnasium_check_env(to_gymnasium("simple_spread", render_mode="rgb_array"), skip_render_check=False)
+    # Its other warnings are on the unbounded observation Box, and on testing other modes without a spec.
+    about_render = [str(w.message) for w in caught if "render" in str(w.message) and "alternative" not in str(w.message)]
+    assert not about_render, about_render
+
+    built = to_gymnasium(simple_spread_v3.parallel_env(render_mode="rgb_array"))  # drawn as the user built it
+    built.reset(seed=3)
+    assert built.render_mode == "rgb_array" and built.render().shape == (700, 700, 3)
+    plain = to_gymnasium(simple_spread_v3.parallel_env())
+    assert plain.render_mode is None
+    with pytest.raises(UserError, match=r"built with render_mode=None.*build your PettingZoo env with render_mode"):
+        to_gymnasium(simple_spread_v3.parallel_env(), render_mode="rgb_array")
+    with pytest.raises(UserError, match=r"env 'nonmonotonic' does not take render_mode='rgb_array'"):
+        to_gymnasium("nonmonotonic", render_mode="rgb_array")

@@ -2,7 +2,7 @@
 
 :func:`PettingZooAdapter` builds the adapter for an env. Every adapter is an :class:`Adapter` with
 the same attributes and methods: ``spec``, the arrays below, ``t``, ``turn_based``,
-``steps_directly``, ``bind``, ``reset``, ``step`` and ``close``.
+``steps_directly``, ``bind``, ``reset``, ``step``, ``render`` and ``close``.
 
 Per step the adapter writes, in place:
   obs    [n_agents, *obs_shape]  ``obs_shape`` is ``(obs_dim,)``, or ``(C, H, W)`` for images (channel-first,

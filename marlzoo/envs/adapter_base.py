@@ -321,6 +321,11 @@ class Adapter(ABC):
         Returns (team reward, terminated, truncated). The episode is over when either is true.
         """
 
+    def render(self) -> Any:
+        """What the env draws of its current state: ``env.render()``. For an env built with
+        ``render_mode="rgb_array"``, an ``(H, W, 3)`` uint8 image."""
+        return self.env.render()
+
     def close(self) -> None:
         """Close the env."""
         self.env.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 from typing import Any, Callable
 
 from marlzoo.envs.adapter import Adapter, PettingZooAdapter
@@ -71,11 +72,31 @@ def make_env(
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
+    render_mode: str | None = None,
 ) -> Adapter:
-    """Build the named env with ``kwargs`` and wrap it in the adapter."""
+    """Build the named env with ``kwargs`` and wrap it in the adapter.
+
+    ``render_mode``, when given, goes to the factory as one more kwarg (replacing one in ``kwargs``);
+    an env that does not take it, or whose metadata lists other render modes, is refused.
+    """
     factory = resolve_env_factory(name)
+    options = dict(kwargs or {})
+    if render_mode is not None:
+        options["render_mode"] = render_mode
+    if render_mode == "rgb_array":
+        # An rgb_array env draws off-screen, but some (multiwalker) still open a pygame display:
+        # SDL's dummy driver keeps that window from appearing, unless the user chose a driver.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
-        env = factory(**(kwargs or {}))
+        env = factory(**options)
     except TypeError as exc:
+        if render_mode is not None:
+            raise UserError(f"env '{name}' does not take render_mode='{render_mode}' ({exc}); only an env with an "
+                            f"'{render_mode}' render mode can be drawn") from None
         raise UserError(f"env '{name}' rejected its kwargs {kwargs}: {exc}; check env.kwargs") from None
+    modes = getattr(env, "metadata", {}).get("render_modes")
+    if render_mode is not None and modes is not None and render_mode not in modes:
+        env.close()
+        raise UserError(f"env '{name}' has no '{render_mode}' render mode (its metadata lists "
+                        f"{', '.join(map(repr, modes)) or 'none'}), so it cannot be drawn")
     return PettingZooAdapter(env, name, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)

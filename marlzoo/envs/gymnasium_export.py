@@ -12,7 +12,8 @@ takes (SuperSuit-wrapped, turn-based, composite spaces) exports the same way. Ag
 or wait for their turn, have their part of the joint action ignored. A joint action that picks a
 masked action for an agent gets that agent's first legal action instead; ``info["masked_actions"]``
 counts these, and :meth:`CentralizedEnv.action_masks` gives the masks (as sb3-contrib's
-MaskablePPO reads them).
+MaskablePPO reads them). Rendering passes through: ``to_gymnasium("simple_spread",
+render_mode="rgb_array").render()`` is the PettingZoo env's frame.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from marlzoo.errors import UserError
 
 
 class CentralizedEnv(gymnasium.Env):
-    """One Gymnasium env that controls every agent of a PettingZoo env at once."""
+    """One Gymnasium env that controls every agent of a PettingZoo env at once.
+
+    It draws as the PettingZoo env does: ``render_mode``, ``metadata["render_modes"]`` and
+    ``metadata["render_fps"]`` are the env's, and :meth:`render` returns what the env's ``render()``
+    does (an ``(H, W, 3)`` uint8 frame in ``rgb_array`` mode).
+    """
 
     metadata = {"render_modes": []}
 
@@ -36,6 +42,11 @@ class CentralizedEnv(gymnasium.Env):
         if observation not in ("joint", "state"):
             raise UserError(f"to_gymnasium: observation must be 'joint' or 'state', not '{observation}'")
         self.adapter = adapter
+        source = getattr(adapter.env, "metadata", None) or {}
+        self.metadata = {"render_modes": list(source.get("render_modes", []))}
+        if "render_fps" in source:
+            self.metadata["render_fps"] = source["render_fps"]
+        self.render_mode = getattr(adapter.env, "render_mode", None)
         self.spec_marl = spec = adapter.spec
         self._use_state = observation == "state"
         size = spec.state_dim if self._use_state else spec.n_agents * spec.obs_dim
@@ -90,6 +101,10 @@ class CentralizedEnv(gymnasium.Env):
             masks.append(own if own.any() else np.ones(size, dtype=bool))
         return np.concatenate(masks)
 
+    def render(self) -> Any:
+        """The PettingZoo env's ``render()``: a frame in ``rgb_array`` mode, None without a render mode."""
+        return self.adapter.render()
+
     def close(self) -> None:
         self.adapter.close()
 
@@ -98,6 +113,7 @@ def to_gymnasium(
     env: Any,
     mode: str = "centralized",
     observation: str = "joint",
+    render_mode: str | None = None,
     **adapter_kwargs: Any,
 ) -> CentralizedEnv:
     """A Gymnasium env that controls every agent of ``env`` as one (see the module docstring).
@@ -105,6 +121,8 @@ def to_gymnasium(
     ``env`` is a PettingZoo ParallelEnv or AECEnv, an adapter built by :func:`PettingZooAdapter`
     (an :class:`~marlzoo.envs.adapter.Adapter`), or the name of a catalogue env (built with its
     config's kwargs, like ``marlzoo run --env NAME``).
+    ``render_mode`` (``"rgb_array"``, ``"human"``) builds a named env that draws; an env you built
+    yourself draws in the render mode you built it with.
     ``adapter_kwargs`` (``episode_limit``, ``reward_aggregation``, ``state``) go to the adapter.
     """
     if mode != "centralized":
@@ -113,18 +131,24 @@ def to_gymnasium(
             "for the team); for one shared policy over every agent use supersuit.pettingzoo_env_to_vec_env_v1"
         )
     if isinstance(env, str):
-        adapter = _named_env(env, adapter_kwargs)
-    elif isinstance(env, Adapter):
+        return CentralizedEnv(_named_env(env, adapter_kwargs, render_mode), observation)
+    if isinstance(env, Adapter):
         if adapter_kwargs:
             raise UserError("to_gymnasium: adapter options go to the PettingZooAdapter you built, not here")
         adapter = env
     else:
         name = str(getattr(env, "metadata", {}).get("name", type(env).__name__))
         adapter = PettingZooAdapter(env, name, **adapter_kwargs)
+    built_with = getattr(adapter.env, "render_mode", None)
+    if render_mode is not None and built_with != render_mode:
+        raise UserError(
+            f"to_gymnasium: this env was built with render_mode={built_with!r}; render_mode='{render_mode}' is for "
+            f"named envs: build your PettingZoo env with render_mode='{render_mode}' instead"
+        )
     return CentralizedEnv(adapter, observation)
 
 
-def _named_env(name: str, adapter_kwargs: dict[str, Any]) -> Adapter:
+def _named_env(name: str, adapter_kwargs: dict[str, Any], render_mode: str | None) -> Adapter:
     """A catalogue env with the ``env:`` section of configs/default.yaml and configs/envs/<name>.yaml."""
     from marlzoo.config import CONFIG_DIR, EnvConfig, build_dataclass, merge, read_yaml
     from marlzoo.envs.catalogue import make_env
@@ -136,4 +160,4 @@ def _named_env(name: str, adapter_kwargs: dict[str, Any]) -> Adapter:
     merged, sources = merge(layers)
     cfg = build_dataclass(EnvConfig, {**merged.get("env", {}), "name": name}, "env", sources)
     options = {"episode_limit": cfg.episode_limit, "reward_aggregation": cfg.reward_aggregation, "state": cfg.state}
-    return make_env(cfg.name, cfg.kwargs, **{**options, **adapter_kwargs})
+    return make_env(cfg.name, cfg.kwargs, **{**options, **adapter_kwargs}, render_mode=render_mode)

@@ -1,8 +1,10 @@
-"""Greedy evaluation of a finished (or running) run from its checkpoint."""
+"""Greedy evaluation of a finished (or running) run from its checkpoint, and its rendering."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,12 +12,14 @@ import torch
 from marlzoo.algorithm import Algorithm
 from marlzoo.training.checkpoint import load_checkpoint
 from marlzoo.config import RunConfig, config_from_file
+from marlzoo.envs.recording import RecordingVectorEnv
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
 from marlzoo.learning.qtable import ValueTable, mask_unavailable, single_state
+from marlzoo.training.animation import AnimationWriter, animation_writer
 from marlzoo.training.runner import EpisodeRunner
-from marlzoo.training.trainer import build_algorithm, make_vector_env, seed_everything
+from marlzoo.training.trainer import build_algorithm, env_factory, make_vector_env, seed_everything
 
 
 def load_run(run_dir: str | Path) -> RunConfig:
@@ -29,14 +33,21 @@ def load_run(run_dir: str | Path) -> RunConfig:
     return config_from_file(path)
 
 
-def load_trained(run_dir: str | Path, checkpoint: str | Path | None, n_envs: int, seed: int) -> tuple[RunConfig, VectorEnv, Algorithm]:
-    """The run's config, ``n_envs`` copies of its env, and its algorithm restored from the checkpoint."""
+def load_trained(
+    run_dir: str | Path,
+    checkpoint: str | Path | None,
+    n_envs: int,
+    seed: int,
+    make_venv: Callable[[RunConfig, int], VectorEnv] = make_vector_env,
+) -> tuple[RunConfig, VectorEnv, Algorithm]:
+    """The run's config, ``n_envs`` copies of its env (built by ``make_venv``), and its algorithm
+    restored from the checkpoint."""
     run_dir = Path(run_dir)
     config = load_run(run_dir)
     payload = load_checkpoint(Path(checkpoint) if checkpoint else run_dir / "checkpoint.pt", config.algo_name)
     torch.set_num_threads(config.torch_threads)
     seed_everything(seed)
-    venv = make_vector_env(config, n_envs)
+    venv = make_venv(config, n_envs)
     algo = build_algorithm(config, venv.spec)
     try:
         algo.load_state_dict(payload["state"])
@@ -46,16 +57,57 @@ def load_trained(run_dir: str | Path, checkpoint: str | Path | None, n_envs: int
     return config, venv, algo
 
 
-def evaluate_run(run_dir: str | Path, episodes: int, checkpoint: str | Path | None = None, seed: int = 12345) -> np.ndarray:
-    """Returns of ``episodes`` greedy episodes of the run's checkpointed policy."""
+def _play(run_dir: str | Path, episodes: int, checkpoint: str | Path | None, seed: int,
+          make_venv: Callable[[RunConfig, int], VectorEnv] = make_vector_env) -> tuple[np.ndarray, VectorEnv]:
+    """Returns of ``episodes`` greedy episodes, on ``min(n_envs, episodes)`` copies seeded from ``seed``,
+    and the (closed) vector env that played them."""
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
     config = load_run(run_dir)
-    _, venv, algo = load_trained(run_dir, checkpoint, min(config.n_envs, episodes), seed)
+    _, venv, algo = load_trained(run_dir, checkpoint, min(config.n_envs, episodes), seed, make_venv)
     try:
-        return EpisodeRunner(venv, seed=seed).evaluate(algo, episodes)
+        return EpisodeRunner(venv, seed=seed).evaluate(algo, episodes), venv
     finally:
         venv.close()
+
+
+def evaluate_run(run_dir: str | Path, episodes: int, checkpoint: str | Path | None = None, seed: int = 12345) -> np.ndarray:
+    """Returns of ``episodes`` greedy episodes of the run's checkpointed policy."""
+    return _play(run_dir, episodes, checkpoint, seed)[0]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What :func:`render_run` wrote: the file, its frames, the episodes they show, and frames a second."""
+
+    path: Path
+    frames: int
+    episodes: int
+    fps: float
+
+
+def render_run(
+    run_dir: str | Path,
+    path: str | Path | AnimationWriter,
+    episodes: int = 3,
+    checkpoint: str | Path | None = None,
+    seed: int = 12345,
+) -> tuple[np.ndarray, Rendering]:
+    """Play the greedy episodes :func:`evaluate_run` plays with the same arguments, drawn in
+    ``render_mode="rgb_array"``, and write them to ``path`` (``.gif``, or ``.mp4`` with
+    ``marlzoo[render]``) one after another; returns their returns and what was written.
+
+    An episode of ``T`` steps gives ``T + 1`` frames: the state after its reset, then one per step.
+    """
+    writer = path if isinstance(path, AnimationWriter) else animation_writer(path)
+
+    def make_venv(config: RunConfig, n: int) -> RecordingVectorEnv:
+        return RecordingVectorEnv(env_factory(config, render_mode="rgb_array"), n, keep=writer.keep)
+
+    returns, venv = _play(run_dir, episodes, checkpoint, seed, make_venv)
+    frames = [frame for episode in venv.episodes()[:episodes] for frame in episode]
+    writer.save(frames, venv.fps)
+    return returns, Rendering(writer.path, len(frames), episodes, venv.fps)
 
 
 def value_table_of_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> tuple[EnvSpec, ValueTable, torch.Tensor]:

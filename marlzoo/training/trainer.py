@@ -12,7 +12,7 @@ import time
 from contextlib import ExitStack, closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ import marlzoo
 from marlzoo.algorithm import Algorithm
 from marlzoo.training.checkpoint import save_checkpoint
 from marlzoo.config import RunConfig, dump_config
+from marlzoo.envs.adapter import Adapter
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
@@ -41,11 +42,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
+def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[], Adapter]:
+    """A function that builds one copy of the config's env (drawing in ``render_mode``, if given)."""
     env = config.env
-    return VectorEnv(
-        lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state), n
-    )
+    return lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
+                            render_mode=render_mode)
+
+
+def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
+    return VectorEnv(env_factory(config), n)
 
 
 def build_algorithm(config: RunConfig, spec) -> Algorithm:
