@@ -1,4 +1,4 @@
-"""The ``marlzoo`` command: ``run``, ``eval``, ``list`` and ``reproduce``.
+"""The ``marlzoo`` command: ``run``, ``eval``, ``list``, ``reproduce``, ``plot`` and ``compare``.
 
 Bad input (a :class:`UserError`) is one line on stderr and exit code 2, never a traceback.
 """
@@ -92,7 +92,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run a results table's missing runs and write the table",
                        description="Run the missing cells of a table spec (algorithms x envs x seeds), "
-                                   "then write <out>/<table>.md, .csv and learning-curve plots.")
+                                   "then write <out>/<table>.md, .csv, .marl_eval.json and learning-curve figures.")
     p.add_argument("spec", help="the table spec, e.g. configs/tables/mpe.yaml")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: a process pool here (default); ray: one Ray task per run")
@@ -104,19 +104,58 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the runs that would run, and run nothing")
     p.add_argument("--rerun", action="store_true",
                    help="run every cell again, cached or not (after changing code without bumping the version)")
+    p.add_argument("--format", dest="fmt", choices=["png", "svg", "pdf"], default="png",
+                   help="learning-curve figure format (default: png; needs the plots extra)")
+    p.add_argument("--dpi", type=int, default=100, help="figure resolution, dots per inch (default: 100)")
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from marlzoo.bench.reproduce import reproduce
 
     report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
-                       args.rerun)
+                       args.rerun, fmt=args.fmt, dpi=args.dpi)
     if args.dry_run:
         print(f"table {report.spec.name}: {report.total} cells, {report.cached} cached, {len(report.ran)} would run")
         return 0
     print(f"table {report.spec.name}: ran {len(report.ran)} cells, {report.cached} cached, {len(report.failed)} failed; "
           f"wrote {', '.join(str(p) for p in report.outputs)}")
     return 1 if report.failed else 0
+
+
+RUN_DIRS_HELP = ("run directories (from `marlzoo run`, or a table's cells), or directories holding them; "
+                 "runs that differ only in seed form one group")
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="draw the learning curves of any runs",
+                       description="Draw the greedy test return of runs against env steps, in one figure: seeds of "
+                                   "one config as one curve (their IQM) with a 95%% bootstrap band, other runs "
+                                   "labelled by what differs. Needs the plots extra.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help=RUN_DIRS_HELP)
+    p.add_argument("--out", default="curves.png", help="the figure: .png, .svg or .pdf (default: curves.png)")
+    p.add_argument("--dpi", type=int, default=100, help="resolution, dots per inch (default: 100)")
+    p.add_argument("--title", help="the figure's title (default: what the runs share, e.g. 'vdn on simple_spread')")
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from marlzoo.bench.plots import plot_runs
+
+    print(f"wrote {plot_runs(args.runs, Path(args.out), args.dpi, args.title)}")
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="print the final and best greedy returns of any runs",
+                       description="Print a table of runs' final and best greedy test returns, seeds of one config "
+                                   "grouped: the mean with a 95%% t interval and the IQM with a 95%% bootstrap interval.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help=RUN_DIRS_HELP)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from marlzoo.bench.compare import compare_runs
+
+    print(compare_runs(args.runs))
+    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -141,10 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     sub.add_parser("list", help="list algorithms and envs")
     _add_reproduce(sub)
+    _add_plot(sub)
+    _add_compare(sub)
     return parser
 
 
-COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "reproduce": _cmd_reproduce}
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "reproduce": _cmd_reproduce, "plot": _cmd_plot,
+            "compare": _cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -24,7 +25,8 @@ import yaml
 from conftest import run_cli
 from marlzoo.config import load_config
 from marlzoo.bench.reproduce import cache_key
-from marlzoo.bench.stats import interquartile_mean, t_interval, t_quantile
+from marlzoo.bench.results import format_number
+from marlzoo.bench.stats import t_interval, t_quantile
 
 TINY = {
     "title": "Tiny grid",
@@ -83,6 +85,11 @@ def test_table_has_the_right_rows_and_plausible_numbers(grid):
         half = 12.706 * np.std(finals, ddof=1) / np.sqrt(2)  # t(0.975, 1 dof)
         assert float(row["final_ci95_high"]) - float(row["final_mean"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
         assert float(row["wall_clock_s_mean"]) > 0
+        # 2 seeds: the IQM is their mean, and its bootstrap interval their range (resamples aa, ab, ba, bb)
+        assert float(row["final_iqm"]) == pytest.approx(np.mean(finals), abs=1e-3)
+        assert float(row["final_iqm_ci95_low"]) == pytest.approx(min(finals), abs=1e-3)
+        assert float(row["final_iqm_ci95_high"]) == pytest.approx(max(finals), abs=1e-3)
+        assert "bootstrap" in row["iqm_ci_method"]
 
     md = (out / "tiny.md").read_text()
     assert "| vdn | simple_spread |" in md and "| qmix | simple_spread |" in md
@@ -134,6 +141,68 @@ def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main,
     code, stdout, stderr = cli_main("reproduce", "changed/tiny.yaml", "--out", "out", "--dry-run")
     assert "2 cached, 2 would run" in stdout, stdout + stderr
     assert "would run qmix/simple_spread/seed0" in stderr and "would run vdn" not in stderr
+
+
+def _finals(out: Path, algo: str) -> list[float]:
+    finals = []
+    for seed in (0, 1):
+        rows = map(json.loads, (out / "runs" / "tiny" / algo / "simple_spread" / f"seed{seed}" / "metrics.jsonl").read_text().splitlines())
+        finals.append([r for r in rows if "test/return_mean" in r][-1]["test/return_mean"])
+    return finals
+
+
+def test_the_table_shows_the_probability_of_improvement(grid):
+    _, out, _ = grid
+    vdn, qmix = _finals(out, "vdn"), _finals(out, "qmix")
+    wins = sum((v > q) + 0.5 * (v == q) for v in vdn for q in qmix) / 4  # Mann-Whitney U over the 4 pairs
+    md = (out / "tiny.md").read_text()
+    assert "## Aggregates" in md and "| P(row > column) | vdn | qmix |" in md
+    assert f"| vdn | – | {wins:.2f}" in md and f"| qmix | {1 - wins:.2f}" in md
+    assert "IQM over envs" not in md  # one env: the rows' IQMs are the aggregates
+    assert f"[{format_number(min(vdn))}, {format_number(max(vdn))}]" in md  # vdn's IQM interval: its 2 seeds' range
+
+
+def test_marl_eval_export_has_its_structure(grid):
+    # marl-eval's README: environment -> task -> algorithm -> run -> step_k {step_count, metric: [..]},
+    # each run closing with absolute_metrics; every run with the same steps (its numpy stacking needs it).
+    _, out, result = grid
+    assert "out/tiny.marl_eval.json" in result.stdout
+    data = json.loads((out / "tiny.marl_eval.json").read_text())
+    info = json.loads((out / "runs" / "tiny" / CELLS[0] / "run.json").read_text())
+    assert list(data) == [info["env_package"]] == ["mpe2"]
+    assert list(data["mpe2"]) == ["simple_spread"]
+    task = data["mpe2"]["simple_spread"]
+    assert list(task) == ["vdn", "qmix"]
+    for algo, runs in task.items():
+        assert list(runs) == ["seed_0", "seed_1"]
+        for seed, (run_name, steps) in enumerate(runs.items()):
+            assert list(steps) == ["step_0", "step_1", "absolute_metrics"]
+            rows = map(json.loads, (out / "runs" / "tiny" / algo / "simple_spread" / f"seed{seed}" / "metrics.jsonl").read_text().splitlines())
+            tests = [r for r in rows if "test/return_mean" in r]
+            for i, row in enumerate(tests):
+                assert steps[f"step_{i}"] == {"step_count": row["env_steps"], "return": [row["test/return_mean"]]}
+                assert isinstance(steps[f"step_{i}"]["step_count"], int)
+            assert steps["absolute_metrics"] == {"return": [tests[-1]["test/return_mean"]]}
+
+
+def test_figures_take_the_specs_title_in_svg_and_pdf(grid, tmp_path, cli_main, monkeypatch):
+    root, out, _ = grid
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)  # the other tests read the grid's own outputs
+    monkeypatch.chdir(root)
+    code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", str(copy), "--format", "svg", "--dpi", "80")
+    assert code == 0, stderr
+    assert "ran 0 cells, 4 cached" in stdout
+    svg = (copy / "plots" / "tiny-simple_spread.svg").read_text()
+    assert "Tiny grid" in svg and "vdn (2 seeds)" in svg and "qmix (2 seeds)" in svg and "bootstrap" in svg
+    md = (copy / "tiny.md").read_text()
+    assert "![simple_spread](plots/tiny-simple_spread.svg)" in md
+    code, _, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", str(copy), "--format", "pdf")
+    assert code == 0, stderr
+    assert (copy / "plots" / "tiny-simple_spread.pdf").read_bytes().startswith(b"%PDF")
+    assert "[simple_spread (PDF)](plots/tiny-simple_spread.pdf)" in (copy / "tiny.md").read_text()
+    code, _, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", str(copy), "--dpi", "0")
+    assert code == 2 and stderr.count("\n") == 1 and "--dpi" in stderr
 
 
 def _children(pid: int, marker: str) -> list[int]:
@@ -232,16 +301,13 @@ def test_a_missing_spec_and_a_bad_backend_option(cli_main, tmp_path):
     assert code == 2 and "--backend ray" in err
 
 
-def test_t_interval_and_iqm():
+def test_t_interval():
     # Two-sided 95% t quantiles from standard tables.
     for df, q in [(1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (1000, 1.962)]:
         assert t_quantile(0.975, df) == pytest.approx(q, abs=1e-3)
     iv = t_interval([1.0, 2.0, 3.0])
-    assert iv.mean == 2.0 and iv.high - iv.mean == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
+    assert iv.point == 2.0 and iv.high - iv.point == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
     assert np.isnan(t_interval([5.0]).low)
-    assert interquartile_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
-    assert interquartile_mean([1, 2, 3, 100]) == pytest.approx(2.5)  # the outlier is trimmed
-    assert interquartile_mean([0, 10, 1000]) == pytest.approx((0.25 * 0 + 10 + 0.25 * 1000) / 1.5)
 
 
 def test_options_added_after_tables_were_cached_leave_keys_alone_at_their_defaults():

@@ -1,4 +1,5 @@
-"""``marlzoo reproduce``: run a table's missing cells, keep their per-seed artifacts, write the table.
+"""``marlzoo reproduce``: run a table's missing cells, keep their per-seed artifacts, write the table,
+its figures and its marl-eval export.
 
 Each cell (an algorithm, an env, a seed) is cached under a key: a hash of its fully resolved config
 (without the ``wandb`` section, which says where metrics go, not what is computed) and the marlzoo
@@ -267,13 +268,20 @@ def reproduce(
     dry_run: bool = False,
     rerun: bool = False,
     console: Any = None,
+    fmt: str = "png",
+    dpi: int = 100,
 ) -> Report:
-    """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv`` and the learning curves."""
+    """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv``, ``.marl_eval.json`` and
+    the learning curves (``fmt``: png, svg or pdf, at ``dpi``)."""
     from rich.console import Console
 
+    from marlzoo.bench.plots import FORMATS, check_dpi
     from marlzoo.bench.results import write_outputs
 
     console = console or Console(stderr=True)
+    if fmt not in FORMATS:
+        raise UserError(f"unknown figure format '{fmt}'; use {', '.join(FORMATS)}")
+    check_dpi(dpi)
     spec_path, out = Path(spec_path), Path(out)
     spec = load_table(spec_path)
     workers = workers or os.cpu_count() or 1
@@ -294,7 +302,7 @@ def reproduce(
                       f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
         if todo:
             _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
-        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console)
+        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
     finally:
         store.close()
     return report
