@@ -95,6 +95,10 @@ class ProcessLearnerLoop:
         child.close()
         self.pending = False
 
+    def budget_note(self, steps: int) -> str | None:
+        """None, as for the inline episodes loop: the last collection's overshoot is not known ahead."""
+        return None
+
     def _receive(self) -> list[dict[str, float]]:
         """Wait for the learner's last updates, and act with the parameters they produced."""
         if not self.pending:
