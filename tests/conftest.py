@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,29 @@ def cli_main(capsys):
         code = main(list(args))
         out = capsys.readouterr()
         return code, out.out, out.err
+
+    return call
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Call ``marlzoo.cli.main`` in-process, optionally in ``cwd``; returns a :class:`CliResult` shaped like
+    :func:`run_cli`'s, without a new interpreter's seconds of imports."""
+    from marlzoo.cli import main
+
+    def call(*args: str, cwd: Path | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        code = main(list(args))
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
 
     return call
 
