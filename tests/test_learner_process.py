@@ -17,6 +17,7 @@ from tests.conftest import read_metrics
 SETS = ["wandb.mode=disabled", "n_envs=2", "algo.batch_size=4", "algo.target_update_interval=3"]
 
 
+@pytest.mark.slow
 def test_the_learner_process_applies_the_inline_updates_to_the_collections_it_is_sent():
     config = load_config("qmix", "simple_spread", sets=SETS)
     seed_everything(0)
