@@ -22,12 +22,15 @@ def train(
     run_dir: str | Path = "runs",
     run_id: str | None = None,
     wandb: str | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env`` into a fresh ``<run_dir>/<run_id>/`` and return its ``run.json``
     contents, plus ``run_dir``. Arguments mean what ``marlzoo run``'s options mean; ``sets`` holds
     ``key=value`` overrides, e.g. ``["algo.lr=0.001"]``, and ``wandb`` is a W&B mode
-    (``"disabled"``, ``"offline"``, ...).
+    (``"disabled"``, ``"offline"``, ...). ``progress`` is ``True`` (a bar on a terminal or in a notebook,
+    plain lines elsewhere), ``"evaluations"`` (a line per evaluation only) or ``False`` (silent);
+    ``tensorboard=True`` also writes TensorBoard event files to ``<run>/tensorboard/``.
 
     Bad input raises :class:`marlzoo.UserError`, and a run that fails before it wrote a checkpoint or
     a row of metrics leaves nothing behind; one that fails later keeps its directory. Like ``marlzoo run``, it seeds the global RNGs and sets torch's thread
@@ -44,7 +47,7 @@ def train(
     created = _first_missing(parent)
     directory = new_run_dir(parent, config, run_id)
     try:
-        info = Trainer(config, directory, show_progress=progress).train()
+        info = Trainer(config, directory, show_progress=progress, tensorboard=tensorboard).train()
     except BaseException:
         if not _holds_results(directory):
             _remove_fresh(directory, created)

@@ -30,7 +30,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-id", help="name of the run directory (default: algo-env-seed-time)")
     p.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
                    help="Weights & Biases mode (default: auto = online with credentials, else offline)")
-    p.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live progress bar, only a line per evaluation (output that is not a terminal "
+                        "gets plain lines anyway)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log to TensorBoard, in <run>/tensorboard/ (pip install 'marlzoo[tensorboard]')")
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +56,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from marlzoo.api import train
 
     info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=args.sets, config_file=args.config,
-                 run_dir=args.run_dir, run_id=args.run_id, wandb=args.wandb, progress=not args.no_progress)
+                 run_dir=args.run_dir, run_id=args.run_id, wandb=args.wandb,
+                 progress="evaluations" if args.no_progress else True, tensorboard=args.tensorboard)
     final = info.get("final_metrics", {})
     print(f"run {info['run_dir']}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
           f"({info['sps']:.0f} steps/s); final test return {final.get('test/return_mean', float('nan')):.2f}")
@@ -102,6 +107,9 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
                    help="Weights & Biases mode of the runs (not part of the cache key)")
     p.add_argument("--dry-run", action="store_true", help="list the runs that would run, and run nothing")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each cell's final checkpoint.pt beside its metrics (as the spec's keep_checkpoints: "
+                        "true does), for `marlzoo eval --run <cell dir>`; cached cells without one run again")
     p.add_argument("--rerun", action="store_true",
                    help="run every cell again, cached or not (after changing code without bumping the version)")
     p.add_argument("--format", dest="fmt", choices=["png", "svg", "pdf"], default="png",
@@ -113,7 +121,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from marlzoo.bench.reproduce import reproduce
 
     report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
-                       args.rerun, fmt=args.fmt, dpi=args.dpi)
+                       args.rerun, fmt=args.fmt, dpi=args.dpi, keep_checkpoints=args.keep_checkpoints)
     if args.dry_run:
         print(f"table {report.spec.name}: {report.total} cells, {report.cached} cached, {len(report.ran)} would run")
         return 0
@@ -159,15 +167,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from marlzoo.envs.catalogue import env_names
-    from marlzoo.registry import algo_names
+    from marlzoo.algorithm import ReplayAlgorithm
+    from marlzoo.envs.catalogue import env_names, env_packages
+    from marlzoo.registry import algo_names, get_algo
 
     print("algorithms:")
+    print(f"  {'name':<20} {'learns from':<13} {'actions':<22} where")
     for name, where in algo_names().items():
-        print(f"  {name:<24} {where}")
+        try:
+            cls = get_algo(name)
+        except UserError as exc:  # one broken plugin must not hide the others
+            print(f"  {name:<20} {'?':<13} {'?':<22} {where} (does not load: {exc})")
+            continue
+        base = "replay" if issubclass(cls, ReplayAlgorithm) else "rollouts"
+        print(f"  {name:<20} {base:<13} {', '.join(cls.action_kinds):<22} {where}")
     print("envs:")
+    print(f"  {'name':<24} {'package':<22} where")
+    packages = env_packages()
     for name, where in env_names().items():
-        print(f"  {name:<24} {where}")
+        package, extra = packages[name]
+        hint = f"  (pip install 'marlzoo[{extra}]')" if extra else ""
+        print(f"  {name:<24} {package:<22} {where}{hint}")
     print("  (any PettingZoo env: --env package.module:factory)")
     return 0
 

@@ -77,6 +77,7 @@ def test_encoder_is_set_from_the_config_file_layers():
         load_config("qmix", "pistonball", sets=["algo.agent.encoder.kind=resnet"])
 
 
+@pytest.mark.slow
 def test_a_cnn_agent_learns_from_pixels(tmp_path):
     """Spot: the side of a bright square is only in the pixels; random play scores 10 of 20."""
     info, algo = run("idqn", "tests.adapter_envs:Spot", tmp_path, 2000,

@@ -110,6 +110,7 @@ def test_episode_limit_from_max_cycles_counts_turns():
     assert adapter.spec.episode_limit == 6
 
 
+@pytest.mark.slow
 def test_idqn_learns_small_hanabi_better_than_random_play(tmp_path):
     """The catalogue's small Hanabi (configs/envs/hanabi.yaml): random legal play scores about 0.1;
     IDQN with 3000 turns of experience scored 0.45 to 0.58 over seeds 0-2 (64 greedy games; 0.50 for seed 0)."""

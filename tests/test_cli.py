@@ -1,12 +1,11 @@
 """``marlzoo`` on bad input: one line on stderr, exit code 2, nothing damaged.
 
 Most cases call the CLI's ``main`` in-process (an escaping exception fails the test, so "no
-traceback" is checked too); two go through the installed console script as a user would.
+traceback" is checked too); one goes through the installed console script as a user would.
 """
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
@@ -89,14 +88,13 @@ def test_existing_run_is_never_overwritten(cli, two_runs):
     assert before == after
 
 
-def test_eval_prints_mean_and_std_and_json(two_runs):
+def test_eval_prints_mean_and_std_and_json(cli, two_runs):
     import json
 
-    result = run_cli("eval", "--run", str(two_runs / "qmix"), "--episodes", "5", "--json")
+    result = cli("eval", "--run", str(two_runs / "qmix"), "--episodes", "5", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"return_mean", "return_std", "episodes"} and data["episodes"] == 5
     assert -200 < data["return_mean"] < 0
-    text = subprocess.run(["marlzoo", "eval", "--run", str(two_runs / "qmix"), "--episodes", "3"],
-                          capture_output=True, text=True)
+    text = cli("eval", "--run", str(two_runs / "qmix"), "--episodes", "3")
     assert text.returncode == 0 and "±" in text.stdout and "3 greedy episodes" in text.stdout

@@ -113,6 +113,7 @@ def test_old_module_paths_resolve_to_the_moved_modules_with_a_warning(tmp_path):
     assert "'algos' moved to 'marlzoo.algos'" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_readme_notebook_snippet_run_beside_the_clone_stops_with_a_line_that_says_what_to_do(tmp_path):
     (tmp_path / "marlzoo").symlink_to(REPO, target_is_directory=True)  # a clone named marlzoo, seen from above
     blocks = (REPO / "README.md").read_text().split("```python\n")

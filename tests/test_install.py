@@ -25,6 +25,7 @@ print(json.dumps({"package": marlzoo.__file__, "configs": str(marlzoo.config.CON
 """
 
 
+@pytest.mark.slow
 def test_wheel_install_finds_its_configs(tmp_path):
     source = tmp_path / "source"  # a copy, so that building writes nothing into the repository
     source.mkdir()

@@ -19,7 +19,6 @@ from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
 from marlzoo.training.loops import ReplayLoop
 from marlzoo.training.runner import EpisodeRunner
-from tests.conftest import run_cli
 
 
 def spec(limit: int = 2, n_actions: int = 2) -> EnvSpec:
@@ -192,21 +191,21 @@ def test_latest_episodes_buffer_copies_the_batch_and_hands_out_the_newest():
         buffer.newest(2)
 
 
-def test_cli_iql_on_continuous_observations_fails_in_one_line(tmp_path):
-    result = run_cli("run", "--algo", "iql", "--env", "simple_spread", "--steps", "2000", "--wandb", "disabled",
+def test_cli_iql_on_continuous_observations_fails_in_one_line(cli, tmp_path):
+    result = cli("run", "--algo", "iql", "--env", "simple_spread", "--steps", "2000", "--wandb", "disabled",
                      "--no-progress", "--run-dir", str(tmp_path), "--set", "algo.max_states=100", "--set", "n_envs=2")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "iql" in result.stderr and "idqn" in result.stderr and "distinct observations" in result.stderr
 
 
-def test_cli_iql_on_climbing_checkpoints_and_shows_its_tables(tmp_path):
-    run = run_cli("run", "--algo", "iql", "--env", "climbing", "--steps", "400", "--wandb", "disabled",
+def test_cli_iql_on_climbing_checkpoints_and_shows_its_tables(cli, tmp_path):
+    run = cli("run", "--algo", "iql", "--env", "climbing", "--steps", "400", "--wandb", "disabled",
                   "--no-progress", "--run-dir", str(tmp_path), "--run-id", "r")
     assert run.returncode == 0, run.stderr
     state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["state"]
     assert [t["q"].shape for t in state["tables"]] == [(1, 3), (1, 3)], "one observation per agent, 3 actions"
-    shown = run_cli("eval", "--run", str(tmp_path / "r"), "--qtable", "--episodes", "2")
+    shown = cli("eval", "--run", str(tmp_path / "r"), "--qtable", "--episodes", "2")
     assert shown.returncode == 0, shown.stderr
     assert "Q_tot: none (independent learners" in shown.stdout
     rows = [line.split() for line in shown.stdout.splitlines() if line.startswith("agent_")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from marlzoo.training.buffers import EpisodeBatch
@@ -16,6 +17,7 @@ from tests.conftest import read_metrics
 SETS = ["wandb.mode=disabled", "n_envs=2", "algo.batch_size=4", "algo.target_update_interval=3"]
 
 
+@pytest.mark.slow
 def test_the_learner_process_applies_the_inline_updates_to_the_collections_it_is_sent():
     config = load_config("qmix", "simple_spread", sets=SETS)
     seed_everything(0)
@@ -51,6 +53,7 @@ def test_the_learner_process_applies_the_inline_updates_to_the_collections_it_is
         assert not torch.equal(value, initial[name]), f"{name} never changed"
 
 
+@pytest.mark.slow
 def test_a_process_learner_run_repeats_from_its_seed(tmp_path, cli_main):
     args = ["run", "--algo", "vdn", "--env", "simple_spread", "--steps", "600", "--wandb", "disabled", "--no-progress",
             "--run-dir", str(tmp_path), "--set", "learner=process", "--set", "test_interval=300",

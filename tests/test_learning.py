@@ -35,6 +35,7 @@ def random_play(run_dir) -> float:
 MINIMUM = {"idqn": -77.0, "vdn": -77.0, "qmix": -77.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["idqn", "vdn", "qmix"])
 def test_beats_random_play(algo, tmp_path):
     code = main(["run", "--algo", algo, "--env", "simple_spread", "--steps", "20000", "--seed", "0",

@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from ctde_helpers import spy_on_actions, trained_and_random_returns
@@ -70,6 +71,7 @@ def test_recurrent_and_per_agent_actors_and_critics_learn_from_whole_episodes():
     assert len(algo.actor.bodies) == 3
 
 
+@pytest.mark.slow
 def test_maddpg_beats_random_play_on_simple_spread(tmp_path):
     trained, random = trained_and_random_returns("maddpg", [
         "steps=20000", "seed=0", "test_interval=1000000", "test_episodes=8",

@@ -76,6 +76,7 @@ def test_mappo_trains_saves_and_evaluates_through_the_cli_with_gru_and_per_agent
     assert np.isfinite(json.loads(capsys.readouterr().out)["return_mean"])
 
 
+@pytest.mark.slow
 def test_mappo_beats_random_play_on_simple_spread(tmp_path):
     # Short rollouts (8 copies x 10 steps) give many small PPO updates: enough to learn in 20k steps.
     trained, random = trained_and_random_returns("mappo", [

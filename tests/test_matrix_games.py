@@ -98,6 +98,7 @@ def qmix_runs(tmp_path_factory):
     return _train_seeds("qmix", tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_qtran_finds_the_nonmonotonic_optimum(qtran_runs):
     optimal = [greedy == (0, 0) and payoff == 8.0 for greedy, payoff, _ in qtran_runs]
     assert sum(optimal) >= 4, qtran_runs
@@ -107,6 +108,7 @@ def test_qtran_finds_the_nonmonotonic_optimum(qtran_runs):
         assert np.unravel_index(q_jt.argmax(), q_jt.shape) == (0, 0)
 
 
+@pytest.mark.slow
 def test_vdn_cannot_represent_the_nonmonotonic_optimum(vdn_runs):
     for greedy, payoff, q_tot in vdn_runs:
         best = np.unravel_index(q_tot.argmax(), q_tot.shape)
@@ -116,6 +118,7 @@ def test_vdn_cannot_represent_the_nonmonotonic_optimum(vdn_runs):
         assert q_tot[0, 0] - q_tot[0, 1] - q_tot[1, 0] + q_tot[1, 1] == pytest.approx(0.0, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_qmix_cannot_represent_the_nonmonotonic_payoff(qmix_runs):
     # The known result: QMIX's greedy joint action is suboptimal. Observed in 3 of these 5 seeds (the
     # exploration stream decides which): seeds 2 and 3 rank (0, 0) first, which a monotonic mix can do,

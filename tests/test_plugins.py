@@ -23,6 +23,7 @@ def install(tmp_path, package: str):
     return {"PYTHONPATH": str(target)}
 
 
+@pytest.mark.slow
 def test_example_plugin_package_installs_and_its_algorithms_train(tmp_path):
     env = install(tmp_path, REPO / "examples" / "marlzoo-plugin-example")
     listing = run_cli("list", env=env).stdout
@@ -40,6 +41,7 @@ def test_example_plugin_package_installs_and_its_algorithms_train(tmp_path):
     assert "vdn_s" not in run_cli("list").stdout, "nothing was installed into the environment itself"
 
 
+@pytest.mark.slow
 def test_a_plugin_written_for_0_1_installs_and_trains_unchanged_with_deprecation_warnings(tmp_path):
     env = {**install(tmp_path, REPO / "tests" / "plugins" / "old-style-plugin"),
            "PYTHONWARNINGS": "always::DeprecationWarning"}

@@ -11,7 +11,7 @@ import torch
 
 from marlzoo.algos.qtran import QTRAN, QTRANConfig
 from marlzoo.learning.qtable import joint_actions
-from tests.conftest import read_metrics, run_cli
+from tests.conftest import read_metrics
 from tests.test_buffer import make_spec as spec
 from tests.test_qlearning import random_batch as batch
 
@@ -95,8 +95,8 @@ def test_value_table_is_q_jt_over_every_joint_action_and_survives_a_checkpoint()
     assert torch.equal(again.joint_q, table.joint_q) and torch.equal(again.agent_q, table.agent_q)
 
 
-def test_qtran_trains_on_simple_spread(tmp_path):
-    result = run_cli("run", "--algo", "qtran", "--env", "simple_spread", "--steps", "400", "--wandb", "disabled",
+def test_qtran_trains_on_simple_spread(cli, tmp_path):
+    result = cli("run", "--algo", "qtran", "--env", "simple_spread", "--steps", "400", "--wandb", "disabled",
                      "--no-progress", "--run-dir", str(tmp_path), "--run-id", "r", "--set", "n_envs=4",
                      "--set", "algo.batch_size=4", "--set", "log_interval=100", "--set", "test_episodes=4")
     assert result.returncode == 0, result.stderr
@@ -107,8 +107,8 @@ def test_qtran_trains_on_simple_spread(tmp_path):
     assert info["status"] == "finished" and info["n_agents"] == 3
 
 
-def test_qtran_on_box_actions_fails_in_one_line(tmp_path):
-    result = run_cli("run", "--algo", "qtran", "--env", "simple_spread", "--steps", "100", "--wandb", "disabled",
+def test_qtran_on_box_actions_fails_in_one_line(cli, tmp_path):
+    result = cli("run", "--algo", "qtran", "--env", "simple_spread", "--steps", "100", "--wandb", "disabled",
                      "--no-progress", "--run-dir", str(tmp_path), "--set", "env.kwargs.continuous_actions=true")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

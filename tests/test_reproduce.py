@@ -61,6 +61,7 @@ def grid(tmp_path_factory):
     return root, root / "out", result
 
 
+@pytest.mark.slow
 def test_table_has_the_right_rows_and_plausible_numbers(grid):
     root, out, result = grid
     assert "ran 4 cells, 0 cached, 0 failed" in result.stdout
@@ -93,7 +94,7 @@ def test_table_has_the_right_rows_and_plausible_numbers(grid):
 
     md = (out / "tiny.md").read_text()
     assert "| vdn | simple_spread |" in md and "| qmix | simple_spread |" in md
-    assert f"`marlzoo reproduce configs/tiny.yaml --out out`" in md
+    assert "`marlzoo reproduce configs/tiny.yaml --out out`" in md
     assert "Student-t" in md and "800 env steps per run" in md
     info = json.loads((out / "runs" / "tiny" / "qmix" / "simple_spread" / "seed0" / "run.json").read_text())
     assert f"{info['env_package']} {info['env_version']}" in md  # the metric contract names the env's version
@@ -103,8 +104,12 @@ def test_table_has_the_right_rows_and_plausible_numbers(grid):
     assert "(plots/tiny-simple_spread.png)" in md
 
 
+@pytest.mark.slow
 def test_per_seed_artifacts_are_small_and_in_one_wandb_group(grid):
-    root, out, _ = grid
+    root, out, result = grid
+    # said once, at the start: the cells log offline, where their files go, and how to upload them
+    (note,) = [line for line in result.stderr.splitlines() if "W&B logs offline" in line]
+    assert "out/runs/tiny/<algo>/<env>/seed<k>/wandb/" in note and "wandb sync out/runs/tiny/*/*/seed*/wandb/offline-run-*" in note
     for cell in CELLS:
         d = out / "runs" / "tiny" / cell
         names = {p.name for p in d.iterdir()}
@@ -123,6 +128,7 @@ def test_per_seed_artifacts_are_small_and_in_one_wandb_group(grid):
     assert ".scratch/" in (out / "runs" / "tiny" / ".gitignore").read_text()
 
 
+@pytest.mark.slow
 def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main, monkeypatch):
     root, out, _ = grid
     monkeypatch.chdir(root)
@@ -136,6 +142,9 @@ def test_second_call_runs_nothing_and_the_key_follows_the_config(grid, cli_main,
     # The W&B mode is not part of the key; a hyperparameter of one algorithm is, for that algorithm only.
     code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", "out", "--wandb", "disabled", "--dry-run")
     assert "0 would run" in stdout, stdout + stderr
+    # Cells cached without checkpoints run again under --keep-checkpoints, to write them.
+    code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--out", "out", "--keep-checkpoints", "--dry-run")
+    assert "0 cached, 4 would run" in stdout, stdout + stderr
     changed = {**TINY, "algos": ["vdn", {"name": "qmix", "overrides": {"algo": {"lr": 0.001}}}]}
     write_spec(root / "changed", changed)
     code, stdout, stderr = cli_main("reproduce", "changed/tiny.yaml", "--out", "out", "--dry-run")
@@ -205,6 +214,24 @@ def test_figures_take_the_specs_title_in_svg_and_pdf(grid, tmp_path, cli_main, m
     assert code == 2 and stderr.count("\n") == 1 and "--dpi" in stderr
 
 
+def test_keep_checkpoints_keeps_a_cell_that_marlzoo_eval_can_read(cli_main, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one = {**TINY, "algos": ["vdn"], "seeds": 1, "steps": 100, "evaluation": {"test_episodes": 2, "test_interval": 100},
+           "overrides": {"n_envs": 2, "log_interval": 100, "algo": {"batch_size": 2}}}
+    write_spec(tmp_path / "configs", one)
+    cell = Path("out/runs/tiny/vdn/simple_spread/seed0")
+    code, stdout, stderr = cli_main("reproduce", "configs/tiny.yaml", "--workers", "1", "--out", "out",
+                                    "--wandb", "disabled", "--keep-checkpoints")
+    assert code == 0, stderr
+    assert "ran 1 cells, 0 cached" in stdout
+    assert torch.load(cell / "checkpoint.pt", weights_only=True)["env_steps"] == 100
+    code, stdout, _ = cli_main("reproduce", "configs/tiny.yaml", "--out", "out", "--dry-run")
+    assert "1 cached, 0 would run" in stdout, "a kept checkpoint does not make the cell stale"
+    code, stdout, stderr = cli_main("eval", "--run", str(cell), "--episodes", "2", "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["episodes"] == 2 and -600 < json.loads(stdout)["return_mean"] < 0
+
+
 def _children(pid: int, marker: str) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -218,6 +245,7 @@ def _children(pid: int, marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_killed_call_resumes(grid, tmp_path):
     _, grid_out, _ = grid
     spec = write_spec(tmp_path / "configs", {**TINY, "keep_checkpoints": True})
@@ -256,6 +284,7 @@ def test_a_killed_call_resumes(grid, tmp_path):
         assert checkpoint["env_steps"] == 800 and checkpoint["algo"] == cell.split("/")[0]
 
 
+@pytest.mark.slow
 def test_ray_backend_gives_the_same_per_seed_metrics(grid, tmp_path):
     pytest.importorskip("ray", reason='the Ray backend needs ray: pip install "marlzoo[ray]"')
     _, grid_out, _ = grid

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from marlzoo.cli import main
-from tests.conftest import FAST, read_metrics, run_cli
+from tests.conftest import FAST, read_metrics
 
 SCHEMA = {"env_steps", "episodes", "train/return_mean", "train/ep_length_mean", "epsilon", "loss/td"}
 
@@ -51,6 +51,7 @@ def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
     assert (a / "metrics.jsonl").read_bytes() != (c / "metrics.jsonl").read_bytes()
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_holds_the_metrics(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(HOME=str(tmp_path), WANDB_SILENT="true")  # no credentials anywhere
@@ -63,6 +64,11 @@ def test_wandb_offline_run_holds_the_metrics(tmp_path):
     assert json.loads((run / "run.json").read_text())["wandb_mode"] == "offline"
     offline = list((run / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
+    # said once, at the start: that it logs offline, why, where, and the command that uploads it
+    (note,) = [line for line in code.stderr.splitlines() if "W&B logs offline" in line]
+    assert "no W&B credentials" in note and f"wandb sync {offline[0]}" in note
+    assert code.stderr.splitlines().index(note) < code.stderr.splitlines().index(
+        next(line for line in code.stderr.splitlines() if "test return" in line))
     dump = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline[0])], capture_output=True, text=True,
                           timeout=120, env=env)
     assert dump.returncode == 0, dump.stderr
@@ -77,11 +83,12 @@ def test_wandb_offline_run_holds_the_metrics(tmp_path):
         assert "time/sps" in rec
 
 
-def test_progress_bar_shows_steps_returns_and_speed(tmp_path):
-    result = run_cli("run", "--algo", "idqn", "--env", "simple_spread", "--steps", "200",
-                     *[a for a in FAST if a != "--no-progress"], "--run-dir", str(tmp_path),
-                     env={"COLUMNS": "200", "TERM": "xterm", "FORCE_COLOR": "0", "TTY_COMPATIBLE": "1",
-                          "TTY_INTERACTIVE": "1"})
+def test_progress_bar_shows_steps_returns_and_speed(cli, tmp_path, monkeypatch):
+    for name, value in {"COLUMNS": "200", "TERM": "xterm", "FORCE_COLOR": "0", "TTY_COMPATIBLE": "1",
+                        "TTY_INTERACTIVE": "1"}.items():  # what rich reads as an interactive terminal
+        monkeypatch.setenv(name, value)
+    result = cli("run", "--algo", "idqn", "--env", "simple_spread", "--steps", "200",
+                 *[a for a in FAST if a != "--no-progress"], "--run-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "steps/s" in result.stderr and "train R" in result.stderr and "200/200" in result.stderr
     assert "test return" in result.stderr

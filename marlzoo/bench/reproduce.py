@@ -5,7 +5,8 @@ Each cell (an algorithm, an env, a seed) is cached under a key: a hash of its fu
 (without the ``wandb`` section, which says where metrics go, not what is computed) and the marlzoo
 version. A cell is done when ``<out>/runs/<table>/<algo>/<env>/seed<k>/cell.json`` holds the current
 key. Workers train in a scratch directory and send back the small artifacts (``metrics.jsonl``,
-``run.json``, ``config.yaml``, and ``checkpoint.pt`` if the spec keeps checkpoints); the driver writes them into a fresh directory and renames it into
+``run.json``, ``config.yaml``, and ``checkpoint.pt`` if the spec's ``keep_checkpoints`` or
+``--keep-checkpoints`` asks for it); the driver writes them into a fresh directory and renames it into
 place, so a killed call leaves either a whole cell or none, and the next call resumes.
 
 Backends: ``local`` is a pool of worker processes on this machine; ``ray`` makes each cell a Ray
@@ -14,6 +15,7 @@ task, on a local Ray instance or, with ``address``, on a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -270,9 +272,14 @@ def reproduce(
     console: Any = None,
     fmt: str = "png",
     dpi: int = 100,
+    keep_checkpoints: bool = False,
 ) -> Report:
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv``, ``.marl_eval.json`` and
-    the learning curves (``fmt``: png, svg or pdf, at ``dpi``)."""
+    the learning curves (``fmt``: png, svg or pdf, at ``dpi``).
+
+    ``keep_checkpoints`` keeps each cell's final ``checkpoint.pt``, as the spec's ``keep_checkpoints``
+    does; a cached cell without one runs again to write it.
+    """
     from rich.console import Console
 
     from marlzoo.bench.plots import FORMATS, check_dpi
@@ -284,6 +291,8 @@ def reproduce(
     check_dpi(dpi)
     spec_path, out = Path(spec_path), Path(out)
     spec = load_table(spec_path)
+    if keep_checkpoints:
+        spec = dataclasses.replace(spec, keep_checkpoints=True)
     workers = workers or os.cpu_count() or 1
     runner = make_backend(backend, workers, address)
     check_support(spec)
@@ -301,11 +310,26 @@ def reproduce(
         console.print(f"table {spec.name}: {len(spec.cells)} cells, {len(cached)} cached, {len(todo)} to run "
                       f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
         if todo:
+            note = _wandb_offline_note(spec, store, todo, wandb_mode)
+            if note:
+                console.print(note, markup=False, highlight=False, soft_wrap=True)
             _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
         report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
     finally:
         store.close()
     return report
+
+
+def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[tuple[Cell, str]], wandb_mode: str | None) -> str | None:
+    """The line that says, once for the table, that its cells log to W&B offline, where, and how to upload."""
+    from marlzoo.training.metrics import display_path, resolve_wandb_mode
+
+    if not any(resolve_wandb_mode(wandb_mode or cell.config.wandb.mode) == "offline" for cell, _ in todo):
+        return None
+    cells = display_path(store.root)
+    return (f"W&B logs offline: each cell's run goes to {cells}/<algo>/<env>/seed<k>/wandb/ (a cluster worker's "
+            f"stays on the worker, at the worker_run_dir its cell.json names); upload them later with: "
+            f"wandb sync {cells}/*/*/seed*/wandb/offline-run-*")
 
 
 def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple[Cell, str]],
@@ -326,7 +350,8 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
     meta = {"marlzoo_version": marlzoo.__version__, "backend": runner.name, "workers": workers}
 
     progress = Progress(TextColumn(f"[bold]{spec.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                        disable=not (console.is_interactive or console.is_jupyter))  # a log gets the "done" lines only
     with runner, progress:
         bar = progress.add_task("cells", total=len(tasks))
 

@@ -21,9 +21,9 @@ BUILTIN_ENVS: dict[str, str] = {
     "simple_spread": "mpe2.simple_spread_v3:parallel_env",
     "simple_speaker_listener": "mpe2.simple_speaker_listener_v4:parallel_env",
     "simple_reference": "mpe2.simple_reference_v3:parallel_env",
-    "multiwalker": "pettingzoo.sisl.multiwalker_v9:parallel_env",  # needs marlzoo[sisl]
-    "pistonball": "marlzoo.envs.images:pistonball",  # needs marlzoo[butterfly]; images, preprocessed
-    "hanabi": "pettingzoo.classic.hanabi_v5:env",  # needs marlzoo[classic]; a turn-based AECEnv
+    "multiwalker": "pettingzoo.sisl.multiwalker_v9:parallel_env",
+    "pistonball": "marlzoo.envs.images:pistonball",  # images, preprocessed
+    "hanabi": "pettingzoo.classic.hanabi_v5:env",  # a turn-based AECEnv
     "nonmonotonic": "marlzoo.envs.matrix_games:nonmonotonic",
     "climbing": "marlzoo.envs.matrix_games:climbing",
     "penalty": "marlzoo.envs.matrix_games:penalty",
@@ -31,13 +31,37 @@ BUILTIN_ENVS: dict[str, str] = {
 }
 
 
+# Built-in envs whose package is not their module's top-level one, and the marlzoo extra that installs it.
+BUILTIN_PACKAGES: dict[str, tuple[str, str]] = {
+    "multiwalker": ("pettingzoo[sisl]", "sisl"),
+    "pistonball": ("pettingzoo[butterfly]", "butterfly"),
+    "hanabi": ("pettingzoo[classic]", "classic"),
+}
+ENV_ENTRY_POINTS = "marlzoo.envs"
+
+
 def _plugin_envs() -> dict[str, str]:
-    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group="marlzoo.envs")}
+    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENV_ENTRY_POINTS)}
 
 
 def env_names() -> dict[str, str]:
     """Every named env: name -> ``module:factory``."""
     return {**BUILTIN_ENVS, **_plugin_envs()}
+
+
+def env_packages() -> dict[str, tuple[str, str | None]]:
+    """Every named env: name -> (the package it comes from, the marlzoo extra that installs it or None).
+
+    Read without importing any env: a built-in's package is its module's top-level package (or, with
+    its extra, :data:`BUILTIN_PACKAGES`); a plugin's is the distribution that declares its entry point.
+    """
+    def top(target: str) -> str:
+        return target.partition(":")[0].partition(".")[0]
+
+    packages = {name: BUILTIN_PACKAGES.get(name, (top(target), None)) for name, target in BUILTIN_ENVS.items()}
+    for ep in importlib.metadata.entry_points(group=ENV_ENTRY_POINTS):
+        packages[ep.name] = (ep.dist.name if ep.dist is not None else top(ep.value), None)
+    return packages
 
 
 def _load(target: str, label: str) -> Callable[..., Any]:

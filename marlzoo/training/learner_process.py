@@ -97,6 +97,10 @@ class ProcessLearnerLoop:
         self.pending = False
         self.t_sent = 0
 
+    def budget_note(self, steps: int) -> str | None:
+        """None, as for the inline episodes loop: the last collection's overshoot is not known ahead."""
+        return None
+
     def _receive(self) -> list[dict[str, float]]:
         """Wait for the learner's last updates, and act with the parameters they produced."""
         if not self.pending:

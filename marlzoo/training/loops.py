@@ -24,7 +24,12 @@ from marlzoo.training.schedule import UpdateSchedule
 
 
 class Loop(Protocol):
-    """What the trainer drives: ``iterate`` once per collection, ``finish`` before the end, ``close``."""
+    """What the trainer drives: ``iterate`` once per collection, ``finish`` before the end, ``close``;
+    ``budget_note`` once at the start."""
+
+    def budget_note(self, steps: int) -> str | None:
+        """One line saying why a run of ``steps`` env steps will take more, if it surely will."""
+        ...
 
     def iterate(self, t_env: int) -> Collected: ...
 
@@ -41,6 +46,10 @@ class ReplayLoop:
         self.runner = EpisodeRunner(venv, seed)
         self.buffer = algo.make_buffer()
         self.schedule = UpdateSchedule(algo.updates_per_episode)
+
+    def budget_note(self, steps: int) -> str | None:
+        """None: episodes end when they end, so the last collection's overshoot is not known ahead."""
+        return None
 
     def iterate(self, t_env: int) -> Collected:
         batch, stats = self.runner.run(self.algo, explore=True, t_env=t_env)
@@ -68,9 +77,23 @@ class RolloutLoop:
         self.runner = RolloutRunner(venv, seed)
         self.buffer = algo.make_buffer()
 
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.buffer.length * self.runner.venv.n
+
+    def budget_note(self, steps: int) -> str | None:
+        """The run ends after the rollout that reaches ``steps``: say so when that is past ``steps``."""
+        per = self.steps_per_iteration
+        total = -(-steps // per) * per
+        if total == steps:
+            return None
+        return (f"This run takes {total:,} env steps, not {steps:,}: it learns from whole rollouts of {per:,} env "
+                f"steps ({self.buffer.length} steps x {self.runner.venv.n} env copies); for exactly {steps:,}, "
+                f"make --steps a multiple of {per:,}")
+
     def iterate(self, t_env: int) -> Collected:
         returns, lengths = self.runner.collect(self.algo, self.buffer, t_env)
-        steps = self.buffer.length * self.runner.venv.n
+        steps = self.steps_per_iteration
         metrics = [self.algo.learn(self.buffer, t_env + steps)]
         return Collected(steps, returns, lengths, check_finite(metrics, type(self.algo).__name__, t_env))
 

@@ -1,4 +1,4 @@
-"""The metric schema and its sinks: metrics.jsonl, Weights & Biases, and the console.
+"""The metric schema and its sinks: metrics.jsonl, Weights & Biases, TensorBoard (opt-in), and the console.
 
 Every algorithm logs rows keyed by ``env_steps`` with these names:
 
@@ -12,12 +12,14 @@ Every algorithm logs rows keyed by ``env_steps`` with these names:
 
 A return is the sum over the episode of the team reward (see ``env.reward_aggregation``).
 ``metrics.jsonl`` holds everything but ``time/*``, so the same seed gives the same file.
+W&B and TensorBoard get every row whole, keyed by ``env_steps``.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import numbers
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -92,11 +94,23 @@ def resolve_wandb_mode(mode: str) -> str:
     return mode
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to read and to paste)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class WandbSink:
-    """A real W&B run, online or offline, stored under the run directory."""
+    """A real W&B run, online or offline, stored under the run directory.
+
+    ``note`` is the line to show at the start when it logs offline: why, where, and how to upload it.
+    ``offline_reason`` says why an offline run is offline (``resolve_wandb_mode`` chose it, or the user did).
+    """
 
     def __init__(self, run_dir: Path, run_id: str, config: dict[str, Any], mode: str, project: str,
-                 entity: str | None, group: str | None) -> None:
+                 entity: str | None, group: str | None, offline_reason: str = "wandb.mode is offline") -> None:
         import wandb
 
         settings = wandb.Settings(silent=True, console="off", x_disable_stats=True)
@@ -108,13 +122,39 @@ class WandbSink:
             if mode != "online":
                 raise UserError(f"wandb could not start ({exc}); rerun with --wandb disabled") from None
             self._run = wandb.init(mode="offline", **kwargs)
+            offline_reason = f"W&B could not be reached online: {type(exc).__name__}"
         self.mode = self._run.settings.mode if hasattr(self._run.settings, "mode") else mode
+        self.note: str | None = None
+        if self.mode == "offline":
+            where = display_path(Path(self._run.settings.sync_dir))
+            self.note = f"W&B logs offline ({offline_reason}) to {where}; upload it later with: wandb sync {where}"
 
     def write(self, row: dict[str, Any]) -> None:
         self._run.log(row, step=int(row["env_steps"]))
 
     def close(self) -> None:
         self._run.finish()  # wandb 0.31 dropped finish(quiet=...)
+
+
+class TensorBoardSink:
+    """TensorBoard event files in ``log_dir``, written by ``torch.utils.tensorboard``: every numeric
+    metric of a row as a scalar at step ``env_steps``. Needs the ``tensorboard`` package."""
+
+    def __init__(self, log_dir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError('TensorBoard logging needs the tensorboard package: pip install "marlzoo[tensorboard]"') from None
+        self._writer = SummaryWriter(log_dir=str(log_dir), flush_secs=10)
+
+    def write(self, row: dict[str, Any]) -> None:
+        step = int(row["env_steps"])
+        for key, value in row.items():
+            if key != "env_steps" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                self._writer.add_scalar(key, float(value), global_step=step)
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 class MetricLog:

@@ -26,8 +26,9 @@ from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
 from marlzoo.training.loops import make_loop
-from marlzoo.training.metrics import JsonlSink, MeanAccumulator, MetricLog, WandbSink, resolve_wandb_mode
-from marlzoo.training.progress import Progress
+from marlzoo.training.metrics import (JsonlSink, MeanAccumulator, MetricLog, TensorBoardSink, WandbSink, display_path,
+                                      resolve_wandb_mode)
+from marlzoo.training.progress import Progress, progress_mode
 from marlzoo.registry import get_algo
 from marlzoo.training.runinfo import git_commit, hardware, peak_rss_mb, write_json_atomic
 from marlzoo.training.runner import EpisodeRunner
@@ -102,10 +103,14 @@ def new_run_dir(parent: Path, config: RunConfig, run_id: str | None) -> Path:
 class Trainer:
     """Trains one algorithm on one env for ``config.steps`` env steps, writing into ``run_dir``."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, show_progress: bool = True) -> None:
+    def __init__(self, config: RunConfig, run_dir: Path, show_progress: bool | str = True,
+                 tensorboard: bool = False) -> None:
+        """``show_progress``: ``True`` (a bar on a terminal, plain lines elsewhere), ``False`` (silent) or a
+        :mod:`~marlzoo.training.progress` mode; ``tensorboard``: also write TensorBoard event files."""
         self.config = config
         self.run_dir = run_dir
-        self.show_progress = show_progress
+        self.progress_mode = progress_mode(show_progress)
+        self.tensorboard = tensorboard
         torch.set_num_threads(config.torch_threads)
         seed_everything(config.seed)
         with ExitStack() as opened:  # a refused run closes the envs it opened (in a notebook they would live on)
@@ -151,21 +156,16 @@ class Trainer:
         except OSError as exc:
             raise UserError(f"cannot write into the run directory {run_dir}: {exc.strerror or exc}; "
                             "pass a --run-dir with space and write permission") from None
-        wandb_mode = resolve_wandb_mode(config.wandb.mode)
-        info["wandb_mode"] = wandb_mode
+        info["wandb_mode"] = resolve_wandb_mode(config.wandb.mode)
 
         t_env = episodes = 0
         next_log, next_test, next_ckpt = config.log_interval, config.test_interval, config.checkpoint_interval
         train_stats, learn_stats = MeanAccumulator(), MeanAccumulator()
         start = time.perf_counter()
         last_return = float("nan")
-        progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", enabled=self.show_progress)
+        progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", self.progress_mode)
         try:
-            if wandb_mode != "disabled":
-                sink = WandbSink(run_dir, run_dir.name, config.to_dict(), wandb_mode, config.wandb.project,
-                                 config.wandb.entity, config.wandb.group)
-                log.sinks.append(sink)
-                info["wandb_mode"] = sink.mode  # online falls back to offline when it cannot connect
+            self._open_sinks(log, progress, info)
             with progress:
                 while t_env < config.steps:
                     collected = self.loop.iterate(t_env)
@@ -238,6 +238,26 @@ class Trainer:
             write_json_atomic(self.run_dir / "run.json", info)
         except OSError:
             pass  # the disk that stopped the run; the error on its way out says so
+
+    def _open_sinks(self, log: MetricLog, progress: Progress, info: dict[str, Any]) -> None:
+        """Start the opt-in sinks (TensorBoard, W&B), each saying where it writes; first, say why the
+        run will take more env steps than asked, if it will."""
+        config, run_dir = self.config, self.run_dir
+        note = self.loop.budget_note(config.steps)
+        if note:
+            progress.line(note)
+        if self.tensorboard:
+            log.sinks.append(TensorBoardSink(run_dir / "tensorboard"))
+            progress.line(f"TensorBoard logs to {display_path(run_dir / 'tensorboard')}; "
+                          f"watch it with: tensorboard --logdir {display_path(run_dir.parent)}")
+        if info["wandb_mode"] != "disabled":
+            reason = "no W&B credentials were found" if config.wandb.mode == "auto" else "wandb.mode is offline"
+            sink = WandbSink(run_dir, run_dir.name, config.to_dict(), info["wandb_mode"], config.wandb.project,
+                             config.wandb.entity, config.wandb.group, offline_reason=reason)
+            log.sinks.append(sink)
+            info["wandb_mode"] = sink.mode  # online falls back to offline when it cannot connect
+            if sink.note:
+                progress.line(sink.note)
 
     def _checkpoint(self, t_env: int, episodes: int) -> None:
         save_checkpoint(self.run_dir / "checkpoint.pt", self.config.algo_name, self.algo.state_dict(), t_env, episodes)
