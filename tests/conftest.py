@@ -38,12 +38,14 @@ class Result:
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
-    """Call ``marlzoo.cli.main`` in-process, optionally in directory ``cwd``; returns a :class:`Result`."""
+    """Call ``marlzoo.cli.main`` in-process, optionally in directory ``cwd``; returns a :class:`Result`
+    shaped like :func:`run_cli`'s, without a new interpreter's seconds of imports."""
     from marlzoo.cli import main
 
     def call(*args: str, cwd=None) -> Result:
         if cwd is not None:
             monkeypatch.chdir(cwd)
+        capsys.readouterr()  # what came before (a run trained in-process, say) is not this command's
         code = main(list(args))
         out = capsys.readouterr()
         return Result(code, out.out, out.err)
@@ -62,6 +64,17 @@ def assert_one_line_error(result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+def assert_stops_with(result, *fragments: str) -> None:
+    """A run that started, then stopped on a problem: exit code 2, no traceback, and one error line,
+    the last, holding ``fragments`` (the evaluation lines printed before it may stand above it)."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith("marlzoo: error: ")] == lines[-1:], result.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], lines[-1]
+
+
 @pytest.fixture
 def cli_main(capsys):
     """Call ``marlzoo.cli.main`` in-process; returns (exit code, stdout, stderr)."""
@@ -71,29 +84,6 @@ def cli_main(capsys):
         code = main(list(args))
         out = capsys.readouterr()
         return code, out.out, out.err
-
-    return call
-
-
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Call ``marlzoo.cli.main`` in-process, optionally in ``cwd``; returns a :class:`CliResult` shaped like
-    :func:`run_cli`'s, without a new interpreter's seconds of imports."""
-    from marlzoo.cli import main
-
-    def call(*args: str, cwd: Path | None = None) -> CliResult:
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        code = main(list(args))
-        out = capsys.readouterr()
-        return CliResult(code, out.out, out.err)
 
     return call
 

@@ -10,7 +10,7 @@ import torch
 from mpe2 import simple_spread_v3
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, assert_stops_with, run_cli
 
 
 class Poisoned(BaseParallelWrapper):
@@ -55,9 +55,7 @@ def run(tmp_path, algo: str, *sets: str):
 
 def test_a_nan_reward_stops_the_run_naming_it_and_keeps_the_last_good_checkpoint(tmp_path):
     result = run(tmp_path, "vdn", "env.kwargs.after=260", "algo.batch_size=2")  # checkpoints at 100 and 200 come first
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert "returned a non-finite reward nan at step 10 of an episode (copy 0)" in lines[0], lines[0]
+    assert_stops_with(result, "returned a non-finite reward nan at step 10 of an episode (copy 0)")
     run_dir = tmp_path / "r"
     assert json.loads((run_dir / "run.json").read_text())["status"].startswith("failed")
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
@@ -69,17 +67,13 @@ def test_a_nan_reward_stops_the_run_naming_it_and_keeps_the_last_good_checkpoint
 
 def test_an_infinite_observation_names_the_agent(tmp_path):
     result = run(tmp_path, "mappo", "env.kwargs.what=observation", "env.kwargs.after=30", "algo.rollout_length=10")
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert "non-finite observation of agent 'agent_1' at step 5 of an episode" in lines[0], lines[0]
+    assert_stops_with(result, "non-finite observation of agent 'agent_1' at step 5 of an episode")
 
 
 def test_a_non_finite_loss_stops_the_run_before_it_is_logged(tmp_path):
     result = run(tmp_path, "vdn", "env.kwargs.after=1000000", "algo.lr=1e30", "algo.grad_clip=1e38", "algo.batch_size=2")
-    lines = result.stderr.strip().splitlines()
     # numpy may warn of the overflow while acting on the exploded weights, before the update that gives a NaN loss
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert lines[-1].startswith("marlzoo: error: VDN produced a non-finite loss/") and "lower the learning rate" in lines[-1]
+    assert_stops_with(result, "VDN produced a non-finite loss/", "lower the learning rate")
     run_dir = tmp_path / "r"
     strict_rows(run_dir)
     assert not (run_dir / "checkpoint.pt").exists() or all(
