@@ -18,7 +18,8 @@ from marlzoo.errors import UserError
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train an algorithm on an env", description="Train an algorithm on an env.")
     p.add_argument("--algo", help="algorithm name (see `marlzoo list`)")
-    p.add_argument("--env", help="env name (see `marlzoo list`) or package.module:factory")
+    p.add_argument("--env", help="env name (see `marlzoo list`), package.module:factory, or module:GymnasiumId "
+                   "(lbforaging:Foraging-8x8-2p-2f-coop-v3)")
     p.add_argument("--config", help="a YAML file layered over the defaults")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set algo.lr=0.001 (repeatable)")
@@ -114,7 +115,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print("envs:")
     for name, where in env_names().items():
         print(f"  {name:<24} {where}")
-    print("  (any PettingZoo env: --env package.module:factory)")
+    print("  (any PettingZoo env: --env package.module:factory; a Gymnasium multi-agent env: --env module:GymnasiumId,")
+    print("   such as lbforaging:Foraging-8x8-2p-2f-coop-v3 or rware:rware-tiny-2ag-v2)")
     return 0
 
 

@@ -155,6 +155,21 @@ def test_spelling_module_then_gymnasium_id_or_module_then_factory():
         PettingZooAdapter(gymnasium.make("rware-tiny-2ag-v2"), "w")
 
 
+def test_scale_obs_puts_lbf_observations_in_zero_one_and_leaves_rware_alone():
+    scaled, plain = make_env(LBF, scale_obs=True), make_env(LBF)
+    assert "observation: Box scaled from its bounds to [0, 1]" in scaled.spec.transforms
+    rng = np.random.default_rng(0)
+    scaled.reset(seed=4), plain.reset(seed=4)
+    for _ in range(50):
+        low, high = np.array([-1, -1, 0] * 4), np.array([7, 7, 4, 7, 7, 4, 7, 7, 2, 7, 7, 2])  # 8x8, levels
+        np.testing.assert_allclose(scaled.obs, (plain.obs - low) / (high - low), rtol=1e-6)
+        np.testing.assert_array_equal(scaled.state, scaled.obs.reshape(-1))
+        actions = random_actions(plain, rng)
+        assert scaled.step(actions) == plain.step(actions)
+    warehouse = make_env(RWARE, scale_obs=True)  # unbounded Box observations: read as they are
+    assert not any("scaled" in note for note in warehouse.spec.transforms)
+
+
 def test_state_from_the_env_is_refused():
     with pytest.raises(UserError, match="has no state\\(\\); set env.state=concat_obs"):
         make_env(LBF, state="env")

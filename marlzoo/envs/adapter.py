@@ -53,6 +53,7 @@ def PettingZooAdapter(  # noqa: N802 -- was a class; its name is public API
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
+    scale_obs: bool = False,
 ) -> Adapter:
     """The adapter that presents ``env`` with the fixed shapes of its :class:`~marlzoo.envs.spec.EnvSpec`.
 
@@ -63,21 +64,17 @@ def PettingZooAdapter(  # noqa: N802 -- was a class; its name is public API
     ``max_steps``, ...), and a turn-based game then gets ``max_cycles * n_agents`` turns.
     ``reward_aggregation`` is ``"sum"`` or ``"mean"`` over the agents' rewards; ``state`` is
     ``"auto"`` (``env.state()`` where the env has one and it is not an image), ``"env"`` or
-    ``"concat_obs"``.
+    ``"concat_obs"``. ``scale_obs`` scales every rank-1 Box observation whose bounds are finite from
+    them to [0, 1] (raw pixels are scaled in any case).
     """
     adapter = TurnBasedAdapter if runs_turn_based(env) else ParallelAdapter
-    return adapter(env, env_id, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)
+    return adapter(env, env_id, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state,
+                   scale_obs=scale_obs)
 
 
-def make_adapter(
-    env: Any,
-    env_id: str,
-    episode_limit: int | None = None,
-    reward_aggregation: str = "sum",
-    state: str = "auto",
-) -> Adapter:
+def make_adapter(env: Any, env_id: str, **options: Any) -> Adapter:
     """The adapter for ``env``: a :class:`GymnasiumMultiAgentAdapter` for a Gymnasium env with a
-    Tuple action space, else :func:`PettingZooAdapter`'s choice. The arguments are
-    :func:`PettingZooAdapter`'s."""
+    Tuple action space, else :func:`PettingZooAdapter`'s choice. ``options`` are
+    :func:`PettingZooAdapter`'s (``episode_limit``, ``reward_aggregation``, ``state``, ``scale_obs``)."""
     adapter = GymnasiumMultiAgentAdapter if is_multiagent_gymnasium(env) else PettingZooAdapter
-    return adapter(env, env_id, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)
+    return adapter(env, env_id, **options)

@@ -1,11 +1,13 @@
-"""What the parallel and the turn-based adapter share: :class:`Adapter`, and :func:`build_spec`.
+"""What every adapter shares: :class:`Adapter`, and :func:`build_spec`.
 
 :class:`Adapter` sets an env up once (its agents, their space codecs from :mod:`marlzoo.envs.spaces`,
 the padded arrays, the static action masks, the state source, the episode limit) and writes one
 agent's observation and mask into those arrays. How an env is stepped, and which agents' rows are
-written after a step, is up to the two subclasses: :class:`~marlzoo.envs.parallel.ParallelAdapter`
-and :class:`~marlzoo.envs.turns.TurnBasedAdapter`. :func:`marlzoo.envs.adapter.PettingZooAdapter`
-picks one of them for an env.
+written after a step, is up to the subclasses: :class:`~marlzoo.envs.parallel.ParallelAdapter`
+and :class:`~marlzoo.envs.turns.TurnBasedAdapter` for PettingZoo envs (PettingZoo's API is the
+default of the hooks that name the agents and their spaces), and
+:class:`~marlzoo.envs.gymnasium_ma.GymnasiumMultiAgentAdapter` for Gymnasium envs with Tuple spaces.
+:func:`marlzoo.envs.adapter.make_adapter` picks one of them for an env.
 """
 
 from __future__ import annotations
@@ -110,10 +112,10 @@ def build_spec(
 
 
 class Adapter(ABC):
-    """One PettingZoo env presented with the fixed shapes of its :class:`EnvSpec`.
+    """One multi-agent env presented with the fixed shapes of its :class:`EnvSpec`.
 
     Built with the arguments of :func:`~marlzoo.envs.adapter.PettingZooAdapter` (which says what they
-    mean), by that function or by a subclass directly.
+    mean), by that function, by make_adapter or by a subclass directly.
     Attributes: ``spec``; the arrays ``obs``, ``state``, ``avail`` and ``alive``, rewritten in place
     by :meth:`reset` and :meth:`step` (see :mod:`marlzoo.envs.adapter` for their shapes); ``t``, the
     steps taken in this episode; ``turn_based``; ``steps_directly``, whether the env is stepped
@@ -130,6 +132,7 @@ class Adapter(ABC):
         episode_limit: int | None = None,
         reward_aggregation: str = "sum",
         state: str = "auto",
+        scale_obs: bool = False,
     ) -> None:
         if reward_aggregation not in ("sum", "mean"):
             raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
@@ -145,7 +148,7 @@ class Adapter(ABC):
         n = len(self._names)
 
         self._obs_codecs: list[ObsCodec] = [
-            observation_codec(self._observation_space(a), env_id, a) for a in self._names
+            observation_codec(self._observation_space(a), env_id, a, scale_obs) for a in self._names
         ]
         self._act_codecs: list[ActionCodec] = [action_codec(self._action_space(a), env_id, a) for a in self._names]
         obs_shape = self._common_obs_shape()

@@ -129,6 +129,7 @@ def make_env(
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
+    scale_obs: bool = False,
 ) -> Adapter:
     """Build the named env with ``kwargs`` and wrap it in its adapter (:func:`make_adapter`)."""
     factory, default_limit = _lookup(name)
@@ -137,4 +138,4 @@ def make_env(
     except TypeError as exc:
         raise UserError(f"env '{name}' rejected its kwargs {kwargs}: {exc}; check env.kwargs") from None
     return make_adapter(env, name, episode_limit=episode_limit or default_limit,
-                        reward_aggregation=reward_aggregation, state=state)
+                        reward_aggregation=reward_aggregation, state=state, scale_obs=scale_obs)

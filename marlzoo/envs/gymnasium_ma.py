@@ -119,7 +119,7 @@ class GymnasiumMultiAgentAdapter(Adapter):
 
     def _flags(self, value: Any, what: str) -> np.ndarray:
         """A ``terminated``/``truncated`` flag for the team, or one per agent, as ``[n_agents]`` bools."""
-        if isinstance(value, (bool, np.bool_)) or np.isscalar(value):
+        if np.isscalar(value):
             return np.full(len(self._names), bool(value))
         return np.asarray(self._agent_values(value, what), dtype=bool)
 

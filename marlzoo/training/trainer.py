@@ -41,7 +41,7 @@ def seed_everything(seed: int) -> None:
 def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
     env = config.env
     return VectorEnv(
-        lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state), n
+        lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state, env.scale_obs), n
     )
 
 
