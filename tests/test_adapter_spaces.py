@@ -267,3 +267,27 @@ def test_scale_obs_maps_finite_box_bounds_onto_zero_one_and_leaves_other_spaces_
     assert isinstance(observation_codec(unbounded, "e", "a", scale_obs=True), VectorCodec)
     pixels = spaces.Box(0, 255, (16, 16, 3), np.uint8)
     assert observation_codec(pixels, "e", "a", scale_obs=True).image
+
+
+def test_gymnasium_multiagent_env_with_per_agent_flags_and_a_shared_reward():
+    from marlzoo.envs.adapter import GymnasiumMultiAgentAdapter, make_adapter
+    from tests.adapter_envs import Relay
+
+    env = Relay()
+    adapter = make_adapter(env, "relay", reward_aggregation="mean")
+    assert isinstance(adapter, GymnasiumMultiAgentAdapter)
+    assert adapter.spec.agents == ("agent_0", "agent_1", "agent_2") and adapter.spec.episode_limit == 10
+    adapter.reset(seed=0)
+    assert adapter.alive.all() and adapter.obs[:, 0].tolist() == [0, 1, 2]
+    reward, terminated, truncated = adapter.step(np.array([2, 1, 1]))
+    assert reward == 1.5, "one shared reward is the team reward, under either aggregation"
+    assert (terminated, truncated) == (False, False)
+    assert adapter.alive.tolist() == [False, True, True]  # agent_0 left: zeros, and only action 0
+    assert not adapter.obs[0].any() and adapter.avail[0].tolist() == [True, False, False]
+    adapter.step(np.array([0, 2, 1]))
+    assert env.received[-1] == (0, 2, 1), "a departed agent's action 0 still reaches the env"
+    assert adapter.alive.tolist() == [False, False, True]
+    assert adapter.step(np.array([0, 0, 2])) == (1.5, True, False)  # the last agent leaves: terminated
+    assert not adapter.alive.any()
+    with pytest.raises(UserError, match="has no state\\(\\)"):
+        make_adapter(Relay(), "relay", state="env")

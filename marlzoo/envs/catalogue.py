@@ -92,7 +92,7 @@ def _resolve(name: str, label: str) -> tuple[Callable[..., Any], int | None]:
     hint = closest(attr, _gymnasium_ids(module_name)) if attr else None
     raise UserError(
         f"env '{label}': '{module_name}' has no callable '{attr}', and '{attr}' is not a Gymnasium id registered "
-        f"by importing it" + (f"; did you mean '{module_name}:{hint}'?" if hint else "")
+        f"by importing it" + (f" (did you mean '{module_name}:{hint}'?)" if hint else "")
         + "; write package.module:factory, or module:GymnasiumId"
     )
 

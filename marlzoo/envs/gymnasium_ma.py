@@ -166,10 +166,8 @@ class GymnasiumMultiAgentAdapter(Adapter):
         terms, truncs = self._flags(terminated, "terminated"), self._flags(truncated, "truncated")
         ended = bool(np.all(terms | truncs))
         if ended and self.t >= self._env_limit:
-            # The env's own time limit, whichever flag it raised: a cut, not an end (agents that
-            # had left before stay gone).
-            terms = ~self.alive
-        alive = ~terms
+            terms[:] = False  # the env's own time limit, whichever flag it raised: a cut, not an end
+        alive = self.alive & ~terms  # an agent that has left stays gone
         self._write(observations, alive)
         if np.isscalar(rewards):
             reward = float(rewards)  # one reward for the whole team
