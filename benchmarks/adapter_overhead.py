@@ -3,6 +3,7 @@
     python benchmarks/adapter_overhead.py --env pistonball --steps 400
     python benchmarks/adapter_overhead.py --env hanabi --steps 5000          # a turn-based AECEnv
     python benchmarks/adapter_overhead.py --env simple_spread --steps 5000
+    python benchmarks/adapter_overhead.py --env lbforaging:Foraging-8x8-2p-2f-coop-v3 --steps 5000  # Gymnasium multi-agent
     python benchmarks/adapter_overhead.py --pixels --steps 300   # pistonball: marlzoo's vs SuperSuit's preprocessing
 
 Three figures, in env steps per second (a step is one joint action, or one turn of a turn-based game).
@@ -11,8 +12,8 @@ processes stretch the first but not the second, so CPU-time ratios are the fair 
 phases alternate in rounds and each figure is the best over rounds:
   raw       the env as its factory builds it (with the catalogue's preprocessing), stepped with
             random legal actions through its own API: ``step(dict)`` for a ParallelEnv, the
-            ``agent_iter()``/``last()`` loop for an AECEnv
-  adapter   the same env through :class:`PettingZooAdapter`, random legal actions from ``avail``
+            ``agent_iter()``/``last()`` loop for an AECEnv, ``step(tuple)`` for a Gymnasium multi-agent env
+  adapter   the same env through its adapter (:func:`make_env`), random legal actions from ``avail``
   rollout   marlzoo's EpisodeRunner over ``--n-envs`` copies with ``--algo`` acting (one batched
             policy call per step; with a CNN for images)
 Each is printed with its ratio to raw; the last line is one JSON object. Nothing here asserts a time.
@@ -32,6 +33,7 @@ from pettingzoo import AECEnv
 
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env, resolve_env_factory
+from marlzoo.envs.gymnasium_ma import is_multiagent_gymnasium
 from marlzoo.training.runner import EpisodeRunner
 from marlzoo.training.trainer import build_algorithm, make_vector_env
 
@@ -89,6 +91,21 @@ def raw_aec(env, steps: int, seed: int) -> float:
             if turns >= steps * per_step:
                 break
     return turns / per_step
+
+
+def raw_gymnasium(env, steps: int, seed: int) -> int:
+    """Joint steps per second of a Gymnasium multi-agent env (a Tuple of per-agent spaces)."""
+    rng = np.random.default_rng(seed)
+    samplers = [_sampler(space, rng) for space in env.action_space.spaces]
+    n, episode, done = 0, 0, True
+    while n < steps:
+        if done:
+            env.reset(seed=seed + episode)
+            episode += 1
+        _, _, terminated, truncated, _ = env.step(tuple(sample(None) for sample in samplers))
+        done = bool(np.all(terminated) or np.all(truncated))
+        n += 1
+    return n
 
 
 def adapter_steps(adapter, steps: int, seed: int) -> int:
@@ -164,20 +181,23 @@ def main() -> None:
     cfg = load_config(args.algo, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
     e = cfg.env
     factory = resolve_env_factory(e.name)
-    adapter = make_env(e.name, e.kwargs, e.episode_limit, e.reward_aggregation, e.state)
+    adapter = make_env(e.name, e.kwargs, e.episode_limit, e.reward_aggregation, e.state, e.scale_obs)
     venv = make_vector_env(cfg, cfg.n_envs)
     algo = build_algorithm(cfg, venv.spec)
     runner = EpisodeRunner(venv, seed=0)
     runner.run(algo, explore=True, t_env=0)  # warm up
     spec = adapter.spec
     kind = "turn-based AECEnv" if spec.turn_based else "ParallelEnv"
-    if not spec.turn_based and isinstance(factory(**e.kwargs), AECEnv):
+    probe = factory(**e.kwargs)
+    if is_multiagent_gymnasium(probe):
+        kind = "Gymnasium multi-agent env"
+    elif not spec.turn_based and isinstance(probe, AECEnv):
         kind = "AECEnv"
 
     phases: dict[str, list[tuple[float, float]]] = {"raw": [], "adapter": [], "rollout": []}
     for r in range(args.rounds):
         env = factory(**e.kwargs)
-        raw_run = raw_aec if isinstance(env, AECEnv) else raw_parallel
+        raw_run = raw_aec if isinstance(env, AECEnv) else raw_gymnasium if is_multiagent_gymnasium(env) else raw_parallel
         phases["raw"].append(timed(lambda: raw_run(env, args.steps, seed=r)))
         env.close()
         phases["adapter"].append(timed(lambda: adapter_steps(adapter, args.steps, seed=r)))

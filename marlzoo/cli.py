@@ -20,7 +20,8 @@ RENDER_EPISODES = 3  # what `marlzoo eval --render` plays when --episodes is not
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train an algorithm on an env", description="Train an algorithm on an env.")
     p.add_argument("--algo", help="algorithm name (see `marlzoo list`)")
-    p.add_argument("--env", help="env name (see `marlzoo list`) or package.module:factory")
+    p.add_argument("--env", help="env name (see `marlzoo list`), package.module:factory, or module:GymnasiumId "
+                   "(lbforaging:Foraging-8x8-2p-2f-coop-v3)")
     p.add_argument("--config", help="a YAML file layered over the defaults")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set algo.lr=0.001 (repeatable)")
@@ -188,7 +189,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         package, extra = packages[name]
         hint = f"  (pip install 'marlzoo[{extra}]')" if extra else ""
         print(f"  {name:<24} {package:<22} {where}{hint}")
-    print("  (any PettingZoo env: --env package.module:factory)")
+    print("  (any PettingZoo env: --env package.module:factory; a Gymnasium multi-agent env: --env module:GymnasiumId,")
+    print("   such as lbforaging:Foraging-8x8-2p-2f-coop-v3 or rware:rware-tiny-2ag-v2)")
     return 0
 
 

@@ -49,6 +49,7 @@ class EnvConfig:
     reward_aggregation: Literal["sum", "mean"] = "sum"
     episode_limit: int | None = None
     state: Literal["auto", "env", "concat_obs"] = "auto"
+    scale_obs: bool = False  # scale vector observations from their finite Box bounds to [0, 1]
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Small PettingZoo envs of our own for the adapter's reach: composite spaces, departures, turns."""
+"""Small envs of our own for the adapter's reach: composite spaces, departures, turns, and a Gymnasium
+multi-agent env with per-agent flags."""
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
@@ -242,3 +244,30 @@ class Spot(ParallelEnv):
         if done:
             self.agents = []
         return obs, rewards, terms, truncs, {a: {} for a in obs}
+
+
+class Relay(gymnasium.Env):
+    """A Gymnasium multi-agent env of our own: three agents, a Tuple of Box(2) observations and
+    Discrete(3) actions, one shared scalar reward, and per-agent ``terminated`` lists. Agent ``k``
+    leaves after step ``k + 1`` (the last one at step 3). It records every joint action in
+    ``received``."""
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Tuple([spaces.Box(0, 9, (2,), np.float32)] * 3)
+        self.action_space = spaces.Tuple([spaces.Discrete(3)] * 3)
+        self.max_steps = 10
+        self.received: list[tuple] = []
+
+    def _obs(self):
+        return tuple(np.array([k, self.t], np.float32) for k in range(3))
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, actions):
+        self.received.append(tuple(actions))
+        self.t += 1
+        terminated = [self.t > k for k in range(3)]
+        return self._obs(), 1.5, terminated, [False] * 3, {}

@@ -249,3 +249,45 @@ def test_old_pettingzoo_api_is_named():
     adapter.reset()
     with pytest.raises(UserError, match=r"env 'old': step\(\) returned tuple of 4 items.*1.24"):
         adapter.step(np.array([0]))
+
+
+def test_scale_obs_maps_finite_box_bounds_onto_zero_one_and_leaves_other_spaces_alone():
+    from marlzoo.envs.spaces import BoundsCodec, VectorCodec, observation_codec
+
+    box = spaces.Box(np.array([-1, 0, 2], np.float32), np.array([7, 4, 2], np.float32), dtype=np.float32)
+    codec = observation_codec(box, "e", "a", scale_obs=True)
+    assert isinstance(codec, BoundsCodec) and codec.note == "Box scaled from its bounds to [0, 1]"
+    row = np.full(4, 9.0, dtype=np.float32)
+    codec.write(np.array([-1.0, 4.0, 2.0]), row)
+    assert row[:3].tolist() == [0.0, 1.0, 0.0] and row[3] == 9.0  # a fixed entry (low == high) is 0
+    codec.write(np.array([3.0, 1.0, 2.0]), row)
+    assert row[:3].tolist() == [0.5, 0.25, 0.0]
+    assert isinstance(observation_codec(box, "e", "a"), VectorCodec), "off by default"
+    unbounded = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+    assert isinstance(observation_codec(unbounded, "e", "a", scale_obs=True), VectorCodec)
+    pixels = spaces.Box(0, 255, (16, 16, 3), np.uint8)
+    assert observation_codec(pixels, "e", "a", scale_obs=True).image
+
+
+def test_gymnasium_multiagent_env_with_per_agent_flags_and_a_shared_reward():
+    from marlzoo.envs.adapter import GymnasiumMultiAgentAdapter, make_adapter
+    from tests.adapter_envs import Relay
+
+    env = Relay()
+    adapter = make_adapter(env, "relay", reward_aggregation="mean")
+    assert isinstance(adapter, GymnasiumMultiAgentAdapter)
+    assert adapter.spec.agents == ("agent_0", "agent_1", "agent_2") and adapter.spec.episode_limit == 10
+    adapter.reset(seed=0)
+    assert adapter.alive.all() and adapter.obs[:, 0].tolist() == [0, 1, 2]
+    reward, terminated, truncated = adapter.step(np.array([2, 1, 1]))
+    assert reward == 1.5, "one shared reward is the team reward, under either aggregation"
+    assert (terminated, truncated) == (False, False)
+    assert adapter.alive.tolist() == [False, True, True]  # agent_0 left: zeros, and only action 0
+    assert not adapter.obs[0].any() and adapter.avail[0].tolist() == [True, False, False]
+    adapter.step(np.array([0, 2, 1]))
+    assert env.received[-1] == (0, 2, 1), "a departed agent's action 0 still reaches the env"
+    assert adapter.alive.tolist() == [False, False, True]
+    assert adapter.step(np.array([0, 0, 2])) == (1.5, True, False)  # the last agent leaves: terminated
+    assert not adapter.alive.any()
+    with pytest.raises(UserError, match="has no state\\(\\)"):
+        make_adapter(Relay(), "relay", state="env")

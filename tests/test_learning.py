@@ -21,11 +21,13 @@ EVAL_EPISODES = 100
 EVAL_SEED = 777
 
 
-def random_play(run_dir) -> float:
+def random_play(run_dir, episodes: int = EVAL_EPISODES) -> float:
+    """Random play's mean return on the greedy evaluation episodes of ``evaluate_run(run_dir,
+    episodes, seed=EVAL_SEED)``: the same env copies, seeded the same way."""
     config = load_run(run_dir)
     seed_everything(EVAL_SEED)
-    venv = make_vector_env(config, config.n_envs)
-    return float(EpisodeRunner(venv, seed=EVAL_SEED).evaluate(RandomPlay(venv.spec), EVAL_EPISODES).mean())
+    venv = make_vector_env(config, min(config.n_envs, episodes))
+    return float(EpisodeRunner(venv, seed=EVAL_SEED).evaluate(RandomPlay(venv.spec), episodes).mean())
 
 
 # Observed on this exact budget and seed (greedy return over the 100 evaluation episodes at 20k env

@@ -260,7 +260,7 @@ def check_support(spec: TableSpec) -> None:
     for env in spec.envs:
         config = next(c.config for c in spec.cells if c.env == env.label)
         e = config.env
-        adapter = make_env(e.name, e.kwargs, e.episode_limit, e.reward_aggregation, e.state)
+        adapter = make_env(e.name, e.kwargs, e.episode_limit, e.reward_aggregation, e.state, e.scale_obs)
         try:
             env_spec = adapter.spec
         finally:

@@ -25,6 +25,11 @@ Three ways of running an env, chosen when the adapter is built:
 The first two are :class:`~marlzoo.envs.parallel.ParallelAdapter`, the third
 :class:`~marlzoo.envs.turns.TurnBasedAdapter`; what they share is in :mod:`marlzoo.envs.adapter_base`.
 How each agent's spaces become rows of these arrays is decided once, in :mod:`marlzoo.envs.spaces`.
+
+A Gymnasium multi-agent env (one ``gymnasium.Env`` with a Tuple of per-agent spaces: lbforaging,
+rware) is not a PettingZoo env; :class:`~marlzoo.envs.gymnasium_ma.GymnasiumMultiAgentAdapter` runs
+it, one joint action per step, with the same arrays. :func:`make_adapter` picks the adapter for
+either kind of env.
 """
 
 from __future__ import annotations
@@ -32,10 +37,14 @@ from __future__ import annotations
 from typing import Any
 
 from marlzoo.envs.adapter_base import Adapter, runs_turn_based
+from marlzoo.envs.gymnasium_ma import GymnasiumMultiAgentAdapter, is_multiagent_gymnasium
 from marlzoo.envs.parallel import ParallelAdapter
 from marlzoo.envs.turns import TurnBasedAdapter
 
-__all__ = ["Adapter", "ParallelAdapter", "PettingZooAdapter", "TurnBasedAdapter"]
+__all__ = [
+    "Adapter", "GymnasiumMultiAgentAdapter", "ParallelAdapter", "PettingZooAdapter", "TurnBasedAdapter",
+    "make_adapter",
+]
 
 
 def PettingZooAdapter(  # noqa: N802 -- was a class; its name is public API
@@ -44,6 +53,7 @@ def PettingZooAdapter(  # noqa: N802 -- was a class; its name is public API
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
+    scale_obs: bool = False,
 ) -> Adapter:
     """The adapter that presents ``env`` with the fixed shapes of its :class:`~marlzoo.envs.spec.EnvSpec`.
 
@@ -54,7 +64,17 @@ def PettingZooAdapter(  # noqa: N802 -- was a class; its name is public API
     ``max_steps``, ...), and a turn-based game then gets ``max_cycles * n_agents`` turns.
     ``reward_aggregation`` is ``"sum"`` or ``"mean"`` over the agents' rewards; ``state`` is
     ``"auto"`` (``env.state()`` where the env has one and it is not an image), ``"env"`` or
-    ``"concat_obs"``.
+    ``"concat_obs"``. ``scale_obs`` scales every rank-1 Box observation whose bounds are finite from
+    them to [0, 1] (raw pixels are scaled in any case).
     """
     adapter = TurnBasedAdapter if runs_turn_based(env) else ParallelAdapter
-    return adapter(env, env_id, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)
+    return adapter(env, env_id, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state,
+                   scale_obs=scale_obs)
+
+
+def make_adapter(env: Any, env_id: str, **options: Any) -> Adapter:
+    """The adapter for ``env``: a :class:`GymnasiumMultiAgentAdapter` for a Gymnasium env with a
+    Tuple action space, else :func:`PettingZooAdapter`'s choice. ``options`` are
+    :func:`PettingZooAdapter`'s (``episode_limit``, ``reward_aggregation``, ``state``, ``scale_obs``)."""
+    adapter = GymnasiumMultiAgentAdapter if is_multiagent_gymnasium(env) else PettingZooAdapter
+    return adapter(env, env_id, **options)

@@ -1,18 +1,20 @@
-"""What the parallel and the turn-based adapter share: :class:`Adapter`, and :func:`build_spec`.
+"""What every adapter shares: :class:`Adapter`, and :func:`build_spec`.
 
 :class:`Adapter` sets an env up once (its agents, their space codecs from :mod:`marlzoo.envs.spaces`,
 the padded arrays, the static action masks, the state source, the episode limit) and writes one
 agent's observation and mask into those arrays. How an env is stepped, and which agents' rows are
-written after a step, is up to the two subclasses: :class:`~marlzoo.envs.parallel.ParallelAdapter`
-and :class:`~marlzoo.envs.turns.TurnBasedAdapter`. :func:`marlzoo.envs.adapter.PettingZooAdapter`
-picks one of them for an env.
+written after a step, is up to the subclasses: :class:`~marlzoo.envs.parallel.ParallelAdapter`
+and :class:`~marlzoo.envs.turns.TurnBasedAdapter` for PettingZoo envs (PettingZoo's API is the
+default of the hooks that name the agents and their spaces), and
+:class:`~marlzoo.envs.gymnasium_ma.GymnasiumMultiAgentAdapter` for Gymnasium envs with Tuple spaces.
+:func:`marlzoo.envs.adapter.make_adapter` picks one of them for an env.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Collection, Sequence
 
 import numpy as np
 from pettingzoo import AECEnv
@@ -42,15 +44,24 @@ def package_of(env: Any) -> tuple[str, str]:
         return module, "unknown"
 
 
-def declared_limit(env: Any, env_id: str, unit: str = "") -> int:
-    """The episode length ``env`` declares in one of :data:`LIMIT_ATTRIBUTES` (on the env, its
-    ``unwrapped`` env or the AEC env under a conversion); ``unit`` ends the error when it declares none."""
+def find_limit(env: Any, attributes: Sequence[str] = LIMIT_ATTRIBUTES) -> int | None:
+    """The first positive integer among ``attributes`` of the env, its ``unwrapped`` env or the AEC
+    env under a conversion; None if there is none."""
     for holder in (env, getattr(env, "unwrapped", None), getattr(env, "aec_env", None)):
-        for attr in LIMIT_ATTRIBUTES:
+        for attr in attributes:
             value = getattr(holder, attr, None) if holder is not None else None
             if isinstance(value, int) and value > 0:
                 return value
-    raise UserError(f"env '{env_id}' does not say how long its episodes last; set env.episode_limit=N{unit}")
+    return None
+
+
+def declared_limit(env: Any, env_id: str, unit: str = "") -> int:
+    """The episode length ``env`` declares in one of :data:`LIMIT_ATTRIBUTES` (see :func:`find_limit`);
+    ``unit`` ends the error when it declares none."""
+    limit = find_limit(env)
+    if limit is None:
+        raise UserError(f"env '{env_id}' does not say how long its episodes last; set env.episode_limit=N{unit}")
+    return limit
 
 
 def build_spec(
@@ -101,10 +112,10 @@ def build_spec(
 
 
 class Adapter(ABC):
-    """One PettingZoo env presented with the fixed shapes of its :class:`EnvSpec`.
+    """One multi-agent env presented with the fixed shapes of its :class:`EnvSpec`.
 
     Built with the arguments of :func:`~marlzoo.envs.adapter.PettingZooAdapter` (which says what they
-    mean), by that function or by a subclass directly.
+    mean), by that function, by make_adapter or by a subclass directly.
     Attributes: ``spec``; the arrays ``obs``, ``state``, ``avail`` and ``alive``, rewritten in place
     by :meth:`reset` and :meth:`step` (see :mod:`marlzoo.envs.adapter` for their shapes); ``t``, the
     steps taken in this episode; ``turn_based``; ``steps_directly``, whether the env is stepped
@@ -121,6 +132,7 @@ class Adapter(ABC):
         episode_limit: int | None = None,
         reward_aggregation: str = "sum",
         state: str = "auto",
+        scale_obs: bool = False,
     ) -> None:
         if reward_aggregation not in ("sum", "mean"):
             raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
@@ -128,7 +140,7 @@ class Adapter(ABC):
             raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
         self.env_id = env_id
         self.env = self._prepare(env)
-        self._names = list(self.env.possible_agents)
+        self._names = self._agent_names()
         if not self._names:
             raise UserError(f"env '{env_id}' has no agents (possible_agents is empty)")
         self._index = {name: i for i, name in enumerate(self._names)}
@@ -136,9 +148,9 @@ class Adapter(ABC):
         n = len(self._names)
 
         self._obs_codecs: list[ObsCodec] = [
-            observation_codec(self.env.observation_space(a), env_id, a) for a in self._names
+            observation_codec(self._observation_space(a), env_id, a, scale_obs) for a in self._names
         ]
-        self._act_codecs: list[ActionCodec] = [action_codec(self.env.action_space(a), env_id, a) for a in self._names]
+        self._act_codecs: list[ActionCodec] = [action_codec(self._action_space(a), env_id, a) for a in self._names]
         obs_shape = self._common_obs_shape()
         self._discrete = self._action_kind() == "discrete"
         action_sizes = tuple(c.size for c in self._act_codecs)
@@ -182,6 +194,18 @@ class Adapter(ABC):
     @abstractmethod
     def _prepare(self, env: Any) -> Any:
         """The env to run; raises a UserError saying why where this adapter cannot run ``env``."""
+
+    def _agent_names(self) -> list[Any]:
+        """The env's agents, in the order of the arrays' rows."""
+        return list(self.env.possible_agents)
+
+    def _observation_space(self, name: Any) -> Any:
+        """Agent ``name``'s observation space."""
+        return self.env.observation_space(name)
+
+    def _action_space(self, name: Any) -> Any:
+        """Agent ``name``'s action space."""
+        return self.env.action_space(name)
 
     def _noop_action(self, widest: int) -> int | None:
         """The extra action, after every agent's own ``widest`` at most, that a waiting agent takes;
@@ -273,7 +297,7 @@ class Adapter(ABC):
                 f"env '{self.env_id}' returned agent '{name}', which is not in possible_agents {self._names}; "
                 "marlzoo needs every agent listed in possible_agents from the start"
             )
-        space = self.env.observation_space(name)
+        space = self._observation_space(name)
         return UserError(
             f"env '{self.env_id}', agent '{name}': an observation of shape {np.shape(value)} does not fit its "
             f"observation space {space} ({type(exc).__name__}: {exc}); the env breaks its own space"
@@ -301,9 +325,9 @@ class Adapter(ABC):
         else:
             self.state[:] = self.obs.reshape(-1)
 
-    def _team_reward(self, rewards: dict) -> float:
+    def _team_reward(self, rewards: Collection[float]) -> float:
         """The sum, or the mean, of the agents' ``rewards``."""
-        reward = float(sum(rewards.values()))
+        reward = float(sum(rewards))
         if self._mean_reward and rewards:
             reward /= len(rewards)
         return reward

@@ -1,19 +1,34 @@
-"""Named environments, and environments given by import path ``package.module:factory``.
+"""Named environments, and environments given as ``package.module:factory`` or ``module:GymnasiumId``.
 
 Built-in names map to factories of the cooperative MPE tasks in ``mpe2`` and of marlzoo's
 matrix games (:mod:`marlzoo.envs.matrix_games`). Third-party packages add
 names through the ``marlzoo.envs`` entry-point group; anything else is reachable by import path.
-Each factory is called with the ``env.kwargs`` of the config and must return a PettingZoo env.
+
+A name with a colon, ``left:right``, is read in this order (:func:`resolve_env_factory`):
+
+1. ``left`` is imported as a module;
+2. if it has a callable attribute ``right``, that is the factory (``package.module:factory``);
+3. otherwise ``right`` must be a Gymnasium id that is registered once ``left`` is imported, and the
+   factory is ``gymnasium.make(right, ...)``: EPyMARL's spelling, ``lbforaging:Foraging-8x8-2p-2f-coop-v3``
+   or ``rware:rware-tiny-2ag-v2`` (Gymnasium ids hold dashes, so they can never be attribute names).
+
+Each factory is called with the ``env.kwargs`` of the config and must return a PettingZoo env or a
+Gymnasium multi-agent env (Tuple spaces; :mod:`marlzoo.envs.gymnasium_ma`). The Gymnasium ids of
+``lbforaging`` and ``rware`` get EPyMARL's time limits by default (:data:`EPYMARL_TIME_LIMITS`):
+50 steps for LBF, 500 for RWARE; ``env.episode_limit`` overrides them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
 from typing import Any, Callable
 
-from marlzoo.envs.adapter import Adapter, PettingZooAdapter
+import gymnasium
+
+from marlzoo.envs.adapter import Adapter, make_adapter
 from marlzoo.errors import UserError
 from marlzoo.suggest import closest
 
@@ -29,6 +44,13 @@ BUILTIN_ENVS: dict[str, str] = {
     "penalty": "marlzoo.envs.matrix_games:penalty",
     "matrix_game": "marlzoo.envs.matrix_games:matrix_game",
 }
+
+# EPyMARL's time limits (its env_args.time_limit) for the Gymnasium ids of these packages, by the
+# module named before the colon.
+EPYMARL_TIME_LIMITS: dict[str, int] = {"lbforaging": 50, "rware": 500}
+# The marlzoo extra that installs a module, for the import error.
+EXTRAS: dict[str, str] = {"lbforaging": "lbf", "rware": "rware", "pettingzoo.sisl": "sisl",
+                          "pettingzoo.butterfly": "butterfly", "pettingzoo.classic": "classic"}
 
 
 # Built-in envs whose package is not their module's top-level one, and the marlzoo extra that installs it.
@@ -64,30 +86,66 @@ def env_packages() -> dict[str, tuple[str, str | None]]:
     return packages
 
 
-def _load(target: str, label: str) -> Callable[..., Any]:
-    module_name, _, attr = target.partition(":")
+def _import(module_name: str, label: str) -> Any:
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserError(f"env '{label}' needs module '{module_name}', which failed to import: {exc}") from None
+        extra = next((x for m, x in EXTRAS.items() if module_name == m or module_name.startswith(m + ".")), None)
+        hint = f" (pip install 'marlzoo[{extra}]')" if extra else ""
+        raise UserError(f"env '{label}' needs module '{module_name}', which failed to import: {exc}{hint}") from None
+
+
+def _gymnasium_ids(module_name: str) -> list[str]:
+    """The registered Gymnasium ids whose entry point lies in ``module_name``'s package (else all)."""
+    top = module_name.split(".")[0]
+    ids = [i for i, spec in gymnasium.registry.items()
+           if isinstance(spec.entry_point, str) and spec.entry_point.split(".")[0].split(":")[0] == top]
+    return ids or list(gymnasium.registry)
+
+
+def _resolve(name: str, label: str) -> tuple[Callable[..., Any], int | None]:
+    """The factory behind ``module:attr``, and the default time limit that goes with it (or None)."""
+    module_name, _, attr = name.partition(":")
+    module = _import(module_name, label)
     factory = getattr(module, attr, None) if attr else None
-    if factory is None or not callable(factory):
-        raise UserError(f"env '{label}': '{module_name}' has no callable '{attr}'; write it as package.module:factory")
-    return factory
+    if callable(factory):
+        return factory, None
+    if attr in gymnasium.registry:
+        # Gymnasium's env checker expects one agent: its warnings about list rewards are noise here.
+        make = functools.partial(gymnasium.make, attr, disable_env_checker=True)
+        return make, EPYMARL_TIME_LIMITS.get(module_name)
+    hint = closest(attr, _gymnasium_ids(module_name)) if attr else None
+    raise UserError(
+        f"env '{label}': '{module_name}' has no callable '{attr}', and '{attr}' is not a Gymnasium id registered "
+        f"by importing it" + (f" (did you mean '{module_name}:{hint}'?)" if hint else "")
+        + "; write package.module:factory, or module:GymnasiumId"
+    )
 
 
-def resolve_env_factory(name: str) -> Callable[..., Any]:
-    """The factory behind an env name or a ``package.module:factory`` path."""
+def _lookup(name: str) -> tuple[Callable[..., Any], int | None]:
     names = env_names()
     if name in names:
-        return _load(names[name], name)
+        return _resolve(names[name], name)
     if ":" in name:
-        return _load(name, name)
+        return _resolve(name, name)
     hint = closest(name, names)
     raise UserError(
         f"unknown env '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
-        + " (`marlzoo list` shows the names; any PettingZoo env works as package.module:factory)"
+        + " (`marlzoo list` shows the names; any PettingZoo env works as package.module:factory, and a "
+        "Gymnasium multi-agent env as module:GymnasiumId)"
     )
+
+
+def resolve_env_factory(name: str) -> Callable[..., Any]:
+    """The factory behind an env name, a ``package.module:factory`` path or a ``module:GymnasiumId``
+    (the module docstring gives the rule that tells the last two apart)."""
+    return _lookup(name)[0]
+
+
+def default_episode_limit(name: str) -> int | None:
+    """The time limit ``name`` gets when the config sets none: EPyMARL's for the Gymnasium ids of
+    :data:`EPYMARL_TIME_LIMITS`' modules, else None (the env's own)."""
+    return _lookup(name)[1]
 
 
 def make_env(
@@ -96,14 +154,15 @@ def make_env(
     episode_limit: int | None = None,
     reward_aggregation: str = "sum",
     state: str = "auto",
+    scale_obs: bool = False,
     render_mode: str | None = None,
 ) -> Adapter:
-    """Build the named env with ``kwargs`` and wrap it in the adapter.
+    """Build the named env with ``kwargs`` and wrap it in its adapter (:func:`make_adapter`).
 
     ``render_mode``, when given, goes to the factory as one more kwarg (replacing one in ``kwargs``);
     an env that does not take it, or whose metadata lists other render modes, is refused.
     """
-    factory = resolve_env_factory(name)
+    factory, default_limit = _lookup(name)
     options = dict(kwargs or {})
     if render_mode is not None:
         options["render_mode"] = render_mode
@@ -123,4 +182,5 @@ def make_env(
         env.close()
         raise UserError(f"env '{name}' has no '{render_mode}' render mode (its metadata lists "
                         f"{', '.join(map(repr, modes)) or 'none'}), so it cannot be drawn")
-    return PettingZooAdapter(env, name, episode_limit=episode_limit, reward_aggregation=reward_aggregation, state=state)
+    return make_adapter(env, name, episode_limit=episode_limit or default_limit,
+                        reward_aggregation=reward_aggregation, state=state, scale_obs=scale_obs)

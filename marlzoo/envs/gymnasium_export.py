@@ -7,8 +7,8 @@
                one ``Box`` of every agent's bounds, concatenated, for continuous ones
   reward       the team reward (the adapter's: the sum, or mean, over agents)
   episode end  when every agent is done (terminated), or at the episode limit (truncated)
-Everything goes through :func:`~marlzoo.envs.adapter.PettingZooAdapter`, so every env marlzoo
-takes (SuperSuit-wrapped, turn-based, composite spaces) exports the same way. Agents that have left,
+Everything goes through :func:`~marlzoo.envs.adapter.make_adapter`, so every env marlzoo
+takes (SuperSuit-wrapped, turn-based, composite spaces, Gymnasium multi-agent) exports the same way. Agents that have left,
 or wait for their turn, have their part of the joint action ignored. A joint action that picks a
 masked action for an agent gets that agent's first legal action instead; ``info["masked_actions"]``
 counts these, and :meth:`CentralizedEnv.action_masks` gives the masks (as sb3-contrib's
@@ -24,7 +24,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from marlzoo.envs.adapter import Adapter, PettingZooAdapter
+from marlzoo.envs.adapter import Adapter, make_adapter
 from marlzoo.errors import UserError
 
 
@@ -118,7 +118,7 @@ def to_gymnasium(
 ) -> CentralizedEnv:
     """A Gymnasium env that controls every agent of ``env`` as one (see the module docstring).
 
-    ``env`` is a PettingZoo ParallelEnv or AECEnv, an adapter built by :func:`PettingZooAdapter`
+    ``env`` is a PettingZoo ParallelEnv or AECEnv, a Gymnasium multi-agent env, an adapter built by :func:`make_adapter`
     (an :class:`~marlzoo.envs.adapter.Adapter`), or the name of a catalogue env (built with its
     config's kwargs, like ``marlzoo run --env NAME``).
     ``render_mode`` (``"rgb_array"``, ``"human"``) builds a named env that draws; an env you built
@@ -134,11 +134,11 @@ def to_gymnasium(
         return CentralizedEnv(_named_env(env, adapter_kwargs, render_mode), observation)
     if isinstance(env, Adapter):
         if adapter_kwargs:
-            raise UserError("to_gymnasium: adapter options go to the PettingZooAdapter you built, not here")
+            raise UserError("to_gymnasium: adapter options go to the adapter you built, not here")
         adapter = env
     else:
         name = str(getattr(env, "metadata", {}).get("name", type(env).__name__))
-        adapter = PettingZooAdapter(env, name, **adapter_kwargs)
+        adapter = make_adapter(env, name, **adapter_kwargs)
     built_with = getattr(adapter.env, "render_mode", None)
     if render_mode is not None and built_with != render_mode:
         raise UserError(
@@ -159,5 +159,6 @@ def _named_env(name: str, adapter_kwargs: dict[str, Any], render_mode: str | Non
         layers.append((read_yaml(path), f"configs/envs/{name}.yaml"))
     merged, sources = merge(layers)
     cfg = build_dataclass(EnvConfig, {**merged.get("env", {}), "name": name}, "env", sources)
-    options = {"episode_limit": cfg.episode_limit, "reward_aggregation": cfg.reward_aggregation, "state": cfg.state}
+    options = {"episode_limit": cfg.episode_limit, "reward_aggregation": cfg.reward_aggregation, "state": cfg.state,
+               "scale_obs": cfg.scale_obs}
     return make_env(cfg.name, cfg.kwargs, **{**options, **adapter_kwargs}, render_mode=render_mode)

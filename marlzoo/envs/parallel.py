@@ -14,6 +14,7 @@ from pettingzoo.utils.conversions import aec_to_parallel
 
 from marlzoo.envs.adapter_base import BAD_OBSERVATION, Adapter, runs_turn_based
 from marlzoo.envs.direct_step import direct_step
+from marlzoo.envs.gymnasium_ma import is_multiagent_gymnasium
 from marlzoo.errors import UserError
 
 
@@ -39,10 +40,16 @@ class ParallelAdapter(Adapter):
                     "run it with TurnBasedAdapter, or let PettingZooAdapter choose"
                 )
             return aec_to_parallel(env)
+        if is_multiagent_gymnasium(env):
+            raise UserError(
+                f"env '{self.env_id}' is a Gymnasium multi-agent env (Tuple spaces), not a PettingZoo env; run it "
+                "with GymnasiumMultiAgentAdapter, or let make_adapter choose"
+            )
         if isinstance(env, gymnasium.Env):
             raise UserError(
                 f"env '{self.env_id}' is a single-agent Gymnasium env ({type(env).__name__}); marlzoo needs a "
-                "PettingZoo ParallelEnv or AECEnv with possible_agents (the factory must return a PettingZoo env)"
+                "PettingZoo ParallelEnv or AECEnv with possible_agents, or a Gymnasium multi-agent env whose spaces are "
+                "Tuples with one entry per agent"
             )
         if not (hasattr(env, "step") and hasattr(env, "reset") and hasattr(env, "possible_agents")):
             raise UserError(
@@ -111,7 +118,7 @@ class ParallelAdapter(Adapter):
         # observation and stays alive there, so learners bootstrap from it. Only termination ends it.
         present = remaining or [n for n in act if truncs.get(n, False) and not terms.get(n, False)]
         self._write(observations, infos, present)
-        reward = self._team_reward(rewards)
+        reward = self._team_reward(rewards.values())
         if remaining and self.t < self.spec.episode_limit:
             return reward, False, False
         if remaining:  # our own time limit cut the episode short

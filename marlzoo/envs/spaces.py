@@ -8,7 +8,8 @@ Every decision about a space is taken once, when the adapter is built, and kept 
   env's action mask into a mask over those indices.
 
 Observations
-  ``Box`` of rank 1           copied as is (padded with zeros up to the widest agent)
+  ``Box`` of rank 1           copied as is (padded with zeros up to the widest agent); with the
+                              adapter's ``scale_obs``, scaled from its bounds to [0, 1] where they are finite
   ``Box`` image               rank 3 ``(H, W, C)`` (PettingZoo's layout) or ``(C, H, W)``, or rank 2
                               ``(H, W)``, with both sides >= :data:`IMAGE_MIN_SIDE`: stored channel-first
                               ``(C, H, W)``, and scaled to [0, 1] when the Box spans 0..255 (raw pixels)
@@ -103,6 +104,27 @@ class VectorCodec(ObsCodec):
         return None
 
 
+class BoundsCodec(ObsCodec):
+    """A rank-1 Box with finite bounds, mapped linearly from ``[low, high]`` onto ``[0, 1]``
+    (an entry whose bounds coincide becomes 0)."""
+
+    def __init__(self, space: spaces.Box) -> None:
+        super().__init__((int(space.shape[0]),), "Box scaled from its bounds to [0, 1]")
+        span = (space.high - space.low).astype(np.float32)
+        self.low = space.low.astype(np.float32)
+        self.inverse_span = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+
+    def write(self, value, row):
+        np.multiply(np.subtract(value, self.low, dtype=np.float32), self.inverse_span, out=row[: self.size])
+        return None
+
+
+def has_finite_bounds(space: spaces.Space) -> bool:
+    """Whether ``space`` is a rank-1 Box whose every bound is finite."""
+    return (isinstance(space, spaces.Box) and len(space.shape) == 1
+            and bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))))
+
+
 class ImageCodec(ObsCodec):
     """A Box image, stored channel-first and scaled to [0, 1] if it holds raw pixels."""
 
@@ -194,8 +216,14 @@ def _check_leaves(space: spaces.Space, env_id: str, agent: str, whole: spaces.Sp
     )
 
 
-def observation_codec(space: spaces.Space, env_id: str, agent: str) -> ObsCodec:
-    """The codec for one agent's observation space; a :class:`UserError` if marlzoo cannot take it."""
+def observation_codec(space: spaces.Space, env_id: str, agent: str, scale_obs: bool = False) -> ObsCodec:
+    """The codec for one agent's observation space; a :class:`UserError` if marlzoo cannot take it.
+
+    With ``scale_obs``, a rank-1 Box with finite bounds is scaled from its bounds to [0, 1]
+    (:class:`BoundsCodec`); every other space is read as without it.
+    """
+    if scale_obs and has_finite_bounds(space) and image_layout(space.shape) is None:
+        return BoundsCodec(space)
     if isinstance(space, spaces.Dict) and MASK_KEY in space.spaces:
         rest = {k: s for k, s in space.spaces.items() if k != MASK_KEY}
         if not rest:

@@ -110,7 +110,7 @@ class TurnBasedAdapter(Adapter):
             )
         env.step(self._act_codecs[i].decode(action))
         self.t += 1
-        reward = self._team_reward(env.rewards)
+        reward = self._team_reward(env.rewards.values())
         truncs = env.truncations
         truncated_any = any(truncs.get(n, False) for n in env.agents)
         reward += self._skip_departed()
@@ -130,5 +130,5 @@ class TurnBasedAdapter(Adapter):
             if not (env.terminations[selected] or env.truncations[selected]):
                 break
             env.step(None)
-            reward += self._team_reward(env.rewards)
+            reward += self._team_reward(env.rewards.values())
         return reward

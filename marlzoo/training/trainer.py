@@ -47,7 +47,7 @@ def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[
     """A function that builds one copy of the config's env (drawing in ``render_mode``, if given)."""
     env = config.env
     return lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
-                            render_mode=render_mode)
+                            env.scale_obs, render_mode=render_mode)
 
 
 def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
