@@ -16,8 +16,7 @@ import gymnasium  # noqa: E402
 from marlzoo.envs.adapter import GymnasiumMultiAgentAdapter, PettingZooAdapter, make_adapter  # noqa: E402
 from marlzoo.envs.catalogue import default_episode_limit, make_env, resolve_env_factory  # noqa: E402
 from marlzoo.errors import UserError  # noqa: E402
-from tests.conftest import FAST, read_metrics  # noqa: E402
-from tests.test_cli import assert_one_line_error, cli  # noqa: E402, F401
+from tests.conftest import FAST, assert_one_line_error, read_metrics  # noqa: E402
 
 LBF = "lbforaging:Foraging-8x8-2p-2f-coop-v3"
 LBF_EASY = "lbforaging:Foraging-5x5-2p-1f-v3"  # one food that either agent can load: rewards come often
