@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Sequence
 
 from marlzoo import __version__
-from marlzoo.errors import UserError
+from marlzoo.errors import TRACEBACK_VARIABLE, UserError
 
 RENDER_EPISODES = 3  # what `marlzoo eval --render` plays when --episodes is not given
 
@@ -216,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
+        if os.environ.get(TRACEBACK_VARIABLE) and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         print(f"marlzoo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,3 +11,15 @@ class UserError(Exception):
 class NonFiniteError(UserError):
     """A NaN or an infinity where training needs finite numbers: in what an env returned, or in a
     loss or gradient. The run stops at once; its last good checkpoint is kept."""
+
+
+TRACEBACK_VARIABLE = "MARLZOO_TRACEBACK"
+
+
+class EnvCodeError(UserError):
+    """An exception raised inside an env's own code (its import, factory, ``reset`` or ``step``),
+    told in one line; ``MARLZOO_TRACEBACK=1`` makes the CLI print the original traceback too."""
+
+    def __init__(self, env_id: str, phase: str, exc: BaseException) -> None:
+        super().__init__(f"env '{env_id}' raised {type(exc).__name__} in its {phase}: {exc} "
+                         f"(set {TRACEBACK_VARIABLE}=1 for the full traceback)")

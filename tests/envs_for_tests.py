@@ -149,3 +149,29 @@ class UndrawnReachGoal(ReachGoal):
 
 def undrawn_reach_goal(**kwargs):
     return UndrawnReachGoal(**kwargs)
+
+
+def failing_env(phase: str = "step", at: int = 3):
+    """simple_spread whose own code raises: in its factory (``phase="factory"``), its reset, or its
+    ``at``-th step; for the one-line report of errors inside a user's env."""
+    from mpe2 import simple_spread_v3
+    from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+    if phase == "factory":
+        raise ZeroDivisionError("the factory divided by zero")
+
+    class Failing(BaseParallelWrapper):
+        steps = 0
+
+        def reset(self, seed=None, options=None):
+            if phase == "reset":
+                raise KeyError("no such level")
+            return super().reset(seed=seed, options=options)
+
+        def step(self, actions):
+            self.steps += 1
+            if self.steps >= at:
+                raise RuntimeError("the physics exploded")
+            return super().step(actions)
+
+    return Failing(simple_spread_v3.parallel_env())

@@ -3,10 +3,13 @@ is written outside --run-dir. Each row is a case found by probing the CLI as an 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import REPO
 
 BOMB = """\
 a: &a [x, x, x, x, x, x, x, x, x]
@@ -40,6 +43,14 @@ CASES = [
     ("an alias bomb under env.kwargs", ["--config", "{tmp}/bomb.yaml"],
      {"bomb.yaml": "env:\n  kwargs:\n" + "".join("    " + line + "\n" for line in BOMB.splitlines())},
      "expands to more than 100,000 values through YAML aliases"),
+    ("an env module that fails as it is imported", ["--env", "tests.broken_env:make"], {},
+     "env 'tests.broken_env:make' raised ValueError in its import of module 'tests.broken_env': a typo"),
+    ("an env factory that raises", ["--env", "tests.envs_for_tests:failing_env", "--set", "env.kwargs.phase=factory"], {},
+     "raised ZeroDivisionError in its factory: the factory divided by zero (set MARLZOO_TRACEBACK=1"),
+    ("an env whose reset raises", ["--env", "tests.envs_for_tests:failing_env", "--set", "env.kwargs.phase=reset"], {},
+     "raised KeyError in its reset (as marlzoo read its spaces): 'no such level'"),
+    ("an env whose step raises", ["--env", "tests.envs_for_tests:failing_env", "--set", "env.kwargs.at=3"], {},
+     "raised RuntimeError in its step (step 3 of an episode, copy 0): the physics exploded"),
     ("an alias bomb through --set", ["--set", "env.kwargs.x={" + BOMB.strip().replace("\n", ", ") + "}"], {},
      "--set env.kwargs.x expands to more than"),
 ]
@@ -64,3 +75,12 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, cli, what, args, file
     assert expected in lines[0], lines[0]
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
     assert not runs.exists() or not any(runs.iterdir()), "a refused run leaves nothing behind"
+
+
+def test_the_traceback_variable_prints_the_env_codes_own_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "marlzoo.cli", *RUN, "--env", "tests.envs_for_tests:failing_env",
+                             "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={**os.environ, "MARLZOO_TRACEBACK": "1", "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and 'raise RuntimeError("the physics exploded")' in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("marlzoo: error: env 'tests.envs_for_tests:failing_env'")

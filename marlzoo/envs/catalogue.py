@@ -24,12 +24,13 @@ import functools
 import importlib
 import importlib.metadata
 import os
+import reprlib
 from typing import Any, Callable
 
 import gymnasium
 
 from marlzoo.envs.adapter import Adapter, make_adapter
-from marlzoo.errors import UserError
+from marlzoo.errors import EnvCodeError, UserError
 from marlzoo.suggest import closest
 
 BUILTIN_ENVS: dict[str, str] = {
@@ -93,6 +94,8 @@ def _import(module_name: str, label: str) -> Any:
         extra = next((x for m, x in EXTRAS.items() if module_name == m or module_name.startswith(m + ".")), None)
         hint = f" (pip install 'marlzoo[{extra}]')" if extra else ""
         raise UserError(f"env '{label}' needs module '{module_name}', which failed to import: {exc}{hint}") from None
+    except Exception as exc:  # the module's own code failed while it was imported
+        raise EnvCodeError(label, f"import of module '{module_name}'", exc) from exc
 
 
 def _gymnasium_ids(module_name: str) -> list[str]:
@@ -148,6 +151,11 @@ def default_episode_limit(name: str) -> int | None:
     return _lookup(name)[1]
 
 
+def _short(value: Any) -> str:
+    """A repr of ``value`` cut to a line, however large or deep it is."""
+    return reprlib.repr(value)
+
+
 def make_env(
     name: str,
     kwargs: dict[str, Any] | None = None,
@@ -176,11 +184,20 @@ def make_env(
         if render_mode is not None:
             raise UserError(f"env '{name}' does not take render_mode='{render_mode}' ({exc}); only an env with an "
                             f"'{render_mode}' render mode can be drawn") from None
-        raise UserError(f"env '{name}' rejected its kwargs {kwargs}: {exc}; check env.kwargs") from None
+        raise UserError(f"env '{name}' rejected its kwargs {_short(kwargs)}: {exc}; check env.kwargs") from None
+    except UserError:
+        raise
+    except Exception as exc:
+        raise EnvCodeError(name, "factory", exc) from exc
     modes = getattr(env, "metadata", {}).get("render_modes")
     if render_mode is not None and modes is not None and render_mode not in modes:
         env.close()
         raise UserError(f"env '{name}' has no '{render_mode}' render mode (its metadata lists "
                         f"{', '.join(map(repr, modes)) or 'none'}), so it cannot be drawn")
-    return make_adapter(env, name, episode_limit=episode_limit or default_limit,
-                        reward_aggregation=reward_aggregation, state=state, scale_obs=scale_obs)
+    try:
+        return make_adapter(env, name, episode_limit=episode_limit or default_limit,
+                            reward_aggregation=reward_aggregation, state=state, scale_obs=scale_obs)
+    except UserError:
+        raise
+    except Exception as exc:  # the adapter resets the env once to read its spaces and state
+        raise EnvCodeError(name, "reset (as marlzoo read its spaces)", exc) from exc

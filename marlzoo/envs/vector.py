@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from marlzoo.errors import NonFiniteError
+from marlzoo.errors import EnvCodeError, NonFiniteError, UserError
 
 from marlzoo.envs.adapter import Adapter
 
@@ -62,8 +62,8 @@ class VectorEnv:
     def reset(self, seeds: Sequence[int | None]) -> None:
         """Reset copy ``i`` with ``seeds[i]`` (None: it continues its own random stream), and zero
         every copy's ``reward``, ``terminated`` and ``truncated``."""
-        for env, seed in zip(self.envs, seeds):
-            env.reset(seed=seed)
+        for i, (env, seed) in enumerate(zip(self.envs, seeds)):
+            self._call(i, "reset", env.reset, seed=seed)
         self.reward.fill(0.0)
         self.terminated.fill(False)
         self.truncated.fill(False)
@@ -84,7 +84,7 @@ class VectorEnv:
         if seeds is not None and len(seeds) != self.n:
             raise ValueError(f"reset_where: seeds must have one entry per copy ({self.n}), not {len(seeds)}")
         for i in np.flatnonzero(mask):
-            self.envs[i].reset(seed=None if seeds is None else seeds[i])
+            self._call(i, "reset", self.envs[i].reset, seed=None if seeds is None else seeds[i])
         self.reward[mask] = 0.0
         self.terminated[mask] = False
         self.truncated[mask] = False
@@ -94,8 +94,19 @@ class VectorEnv:
         """Step the copies where ``active`` is true, copy ``i`` with ``actions[i]``; the others keep
         their last arrays."""
         for i in np.flatnonzero(active):
-            self.reward[i], self.terminated[i], self.truncated[i] = self.envs[i].step(actions[i])
+            self.reward[i], self.terminated[i], self.truncated[i] = self._call(i, "step", self.envs[i].step, actions[i])
         self._check_finite(active, "step")
+
+    def _call(self, i: int, phase: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method(*args, **kwargs)`` on copy ``i``; an exception from the env's own code becomes one
+        line naming the env, the phase and the episode step (marlzoo's own errors pass as they are)."""
+        try:
+            return method(*args, **kwargs)
+        except UserError:
+            raise
+        except Exception as exc:
+            where = f"step (step {self.envs[i].t + 1} of an episode, copy {i})" if phase == "step" else f"reset (copy {i})"
+            raise EnvCodeError(self.spec.env_id, where, exc) from exc
 
     def _check_finite(self, copies: np.ndarray, phase: str) -> None:
         """A :class:`NonFiniteError` naming the value, the copy, the agent and the episode step if
