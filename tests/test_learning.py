@@ -11,11 +11,8 @@ import json
 
 import pytest
 
-from marlzoo.algos.random_play import RandomPlay
 from marlzoo.cli import main
-from marlzoo.training.evaluate import evaluate_run, load_run
-from marlzoo.training.runner import EpisodeRunner
-from marlzoo.training.trainer import make_vector_env, seed_everything
+from marlzoo.training.evaluate import evaluate_run, random_returns
 
 EVAL_EPISODES = 100
 EVAL_SEED = 777
@@ -24,10 +21,7 @@ EVAL_SEED = 777
 def random_play(run_dir, episodes: int = EVAL_EPISODES) -> float:
     """Random play's mean return on the greedy evaluation episodes of ``evaluate_run(run_dir,
     episodes, seed=EVAL_SEED)``: the same env copies, seeded the same way."""
-    config = load_run(run_dir)
-    seed_everything(EVAL_SEED)
-    venv = make_vector_env(config, min(config.n_envs, episodes))
-    return float(EpisodeRunner(venv, seed=EVAL_SEED).evaluate(RandomPlay(venv.spec), episodes).mean())
+    return float(random_returns(run_dir, episodes, seed=EVAL_SEED).mean())
 
 
 # Observed on this exact budget and seed (greedy return over the 100 evaluation episodes at 20k env

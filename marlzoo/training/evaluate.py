@@ -57,6 +57,21 @@ def load_trained(
     return config, venv, algo
 
 
+def random_returns(run_dir: str | Path, episodes: int, seed: int = 12345) -> np.ndarray:
+    """Returns of ``episodes`` uniformly random episodes (``--algo random``) on the env copies, seeded
+    the same way, that ``evaluate_run(run_dir, episodes, seed=seed)`` plays: the baseline a learned
+    policy is compared with."""
+    from marlzoo.registry import get_algo
+
+    config = load_run(run_dir)
+    seed_everything(seed)
+    venv = make_vector_env(config, min(config.n_envs, episodes))
+    try:
+        return EpisodeRunner(venv, seed=seed).evaluate(get_algo("random")(venv.spec), episodes)
+    finally:
+        venv.close()
+
+
 def _play(run_dir: str | Path, episodes: int, checkpoint: str | Path | None, seed: int,
           make_venv: Callable[[RunConfig, int], VectorEnv] = make_vector_env) -> tuple[np.ndarray, VectorEnv]:
     """Returns of ``episodes`` greedy episodes, on ``min(n_envs, episodes)`` copies seeded from ``seed``,
