@@ -137,3 +137,35 @@ def test_reward_standardisation_scales_targets():
     rewards = algo.rewards(batch)
     real = rewards[batch.filled]
     assert abs(real.mean().item()) < 0.1 and abs(real.std().item() - 1.0) < 0.2
+
+
+@pytest.mark.parametrize("time_limit", ["truncate", "terminate"])
+def test_time_limit_rule_sets_the_td_target_of_the_last_step(time_limit, tmp_path):
+    """simple_spread ends every episode at its 25-step time limit. Under ``truncate`` the last
+    step's target bootstraps from the state reached; under ``terminate`` it is the reward alone."""
+    from marlzoo.config import load_config
+    from marlzoo.training.runner import EpisodeRunner
+    from marlzoo.training.trainer import build_algorithm, make_vector_env
+
+    config = load_config("vdn", "simple_spread", sets=[f"env.time_limit={time_limit}", "algo.double_q=false",
+                                                        "algo.standardise_rewards=false"])
+    torch.manual_seed(0)
+    venv = make_vector_env(config, 2)
+    algo = build_algorithm(config, venv.spec)
+    batch, stats = EpisodeRunner(venv, seed=0).run(algo, explore=True, t_env=0)
+    T = venv.spec.episode_limit
+    assert stats.lengths.tolist() == [T, T], "returns and lengths do not depend on the rule"
+    assert batch.terminated[:, T - 1].tolist() == [time_limit == "terminate"] * 2
+    assert not batch.terminated[:, : T - 1].any()
+    last = batch.filled.clone()
+    batch.filled[:] = False
+    batch.filled[:, T - 1] = last[:, T - 1]  # only the last step reaches the loss
+    _, metrics = algo.loss(batch)
+    reward_alone = batch.reward[:, T - 1].mean().item()
+    if time_limit == "terminate":
+        assert metrics["loss/target_mean"] == pytest.approx(reward_alone, abs=1e-5)
+    else:
+        _, next_q = algo.agent_values(batch)
+        bootstrap = algo.config.gamma * next_q[:, T - 1].sum(-1).mean().item()
+        assert abs(bootstrap) > 1e-3
+        assert metrics["loss/target_mean"] == pytest.approx(reward_alone + bootstrap, abs=1e-4)

@@ -38,9 +38,16 @@ class VectorEnv:
     ends they hold the final state reached (a truncated episode can be valued from it) until the
     copy is reset. Its ``reward``, ``terminated`` and ``truncated`` are those of its last step, and
     zeros right after it is reset. A copy that is not stepped or reset keeps all its rows.
+
+    With ``time_limit="terminate"`` (``env.time_limit``) a step that cuts an episode short reports
+    ``terminated`` instead of ``truncated``, so every learner treats the time limit as the end of
+    the episode and does not bootstrap past it. Returns and episode lengths are the same either way.
     """
 
-    def __init__(self, make_env: Callable[[], Adapter], n: int) -> None:
+    def __init__(self, make_env: Callable[[], Adapter], n: int, time_limit: str = "truncate") -> None:
+        if time_limit not in ("truncate", "terminate"):
+            raise UserError(f"env.time_limit must be 'truncate' or 'terminate', not {time_limit!r}")
+        self.time_limit = time_limit
         self.envs = [make_env() for _ in range(n)]
         self.spec = self.envs[0].spec
         first = self.envs[0]
@@ -95,6 +102,9 @@ class VectorEnv:
         their last arrays."""
         for i in np.flatnonzero(active):
             self.reward[i], self.terminated[i], self.truncated[i] = self._call(i, "step", self.envs[i].step, actions[i])
+        if self.time_limit == "terminate":
+            self.terminated |= self.truncated & active
+            self.truncated &= ~active
         self._check_finite(active, "step")
 
     def _call(self, i: int, phase: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

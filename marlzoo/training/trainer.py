@@ -51,7 +51,7 @@ def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[
 
 
 def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
-    return VectorEnv(env_factory(config), n)
+    return VectorEnv(env_factory(config), n, config.env.time_limit)
 
 
 def build_algorithm(config: RunConfig, spec) -> Algorithm:
@@ -135,6 +135,7 @@ class Trainer:
             "env_version": spec.env_version,
             "n_agents": spec.n_agents,
             "episode_limit": spec.episode_limit,
+            "time_limit": self.config.env.time_limit,
             "reward_aggregation": spec.reward_aggregation,
             "return_definition": f"sum over the episode of the team reward (the {spec.reward_aggregation} over agents)",
             "seed": self.config.seed,
