@@ -80,13 +80,15 @@ def build_spec(
     turn_based: bool,
     noop_action: int | None,
     transforms: Sequence[str],
+    package: tuple[str, str] | None = None,
 ) -> EnvSpec:
     """The :class:`EnvSpec` of an adapter over ``env``, whose agents' spaces became these codecs.
 
     ``n_actions`` is the padded action count (with the no-op, in a turn-based game), or the action
     dimension of continuous agents; ``noop_action`` is the waiting agents' action, or None.
+    ``package`` is the env's (distribution, version), read from ``env`` (:func:`package_of`) if None.
     """
-    package, version = package_of(env)
+    package, version = package or package_of(env)
     kind = act_codecs[0].kind
     discrete = kind == "discrete"
     return EnvSpec(
