@@ -210,6 +210,8 @@ class MPEVectorEnv:
         """Step the copies where ``active`` is true, copy ``i`` with ``actions[i]``; the others keep
         their last arrays."""
         active = np.asarray(active, dtype=bool)
+        if not active.any():
+            return
         rows: Any = slice(None) if active.all() else np.flatnonzero(active)
         worlds, scenario = self.worlds, self.scenario
         u, c = self._decode(np.asarray(actions)[rows])
@@ -232,7 +234,7 @@ class MPEVectorEnv:
     def _write(self, rows: Any) -> None:
         """The observations and states of the copies ``rows``, from their worlds."""
         self.scenario.observe(self.worlds, rows, self.obs)
-        flat = self.obs[rows].reshape(len(self.t[rows]), -1)
+        flat = self.obs[rows].reshape(-1, self.obs[0].size)
         self.state[rows] = flat if self._state_index is None else flat[:, self._state_index]
 
     def close(self) -> None:
