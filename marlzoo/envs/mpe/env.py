@@ -29,6 +29,7 @@ from gymnasium.utils import seeding
 
 from marlzoo.envs.adapter_base import build_spec
 from marlzoo.envs.batched import check_reset_mask, check_rows_finite
+from marlzoo.envs.catalogue import env_names
 from marlzoo.envs.mpe.scenarios import DRAWING, MOVE_FORCE, MOVES, SCENARIOS, SENSITIVITY, TARGETS, Scenario
 from marlzoo.envs.mpe.world import Worlds, physics_step
 from marlzoo.envs.spaces import action_codec, observation_codec
@@ -42,8 +43,6 @@ COMMON_KWARGS = {"max_cycles": 25, "continuous_actions": False}
 def scenario_for(name: str) -> str | None:
     """The task the vectorised backend runs for env ``name`` (a catalogue name or a
     ``module:factory`` path), or None if it covers no such env."""
-    from marlzoo.envs.catalogue import env_names
-
     return TARGETS.get(env_names().get(name, name))
 
 

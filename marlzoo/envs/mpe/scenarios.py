@@ -28,12 +28,12 @@ class Scenario:
 
     name: ClassVar[str]
     dim_c: ClassVar[int]
-    n_landmarks: ClassVar[int]
+    n_landmarks: int
     n_goals: ClassVar[int] = 0
     kwargs: ClassVar[dict[str, Any]]  # the kwargs it takes, with mpe2's defaults
     refused: ClassVar[tuple[str, ...]]  # mpe2 kwargs it does not implement
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self) -> None:
         self.agents: tuple[str, ...] = ()
         self.movable: tuple[bool, ...] = ()
         self.silent: tuple[bool, ...] = ()
