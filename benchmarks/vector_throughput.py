@@ -9,7 +9,9 @@ Raw mpe2 is measured as ``benchmarks/throughput.py`` measures it (one ``parallel
 batch, and resets the copies that finished with ``reset_where``, as the rollout runner does. A step
 of B copies counts B env steps. Raw and vectorised phases alternate in rounds; each figure is the
 best over rounds, and the ratio column is the median over rounds of each round's ratio to that
-round's raw figure. The last line printed is one JSON object. This is a benchmark: nothing here
+round's raw figure; the CPU column divides by this process's CPU time instead of the wall clock
+(other load on a shared machine stretches the one and not the other). The last line printed is one
+JSON object. This is a benchmark: nothing here
 asserts a time.
 """
 
@@ -67,20 +69,23 @@ def main() -> None:
     raw = raw_env_steps(cfg.env.name, cfg.env.kwargs, args.raw_steps, seed=0)
     phases = {b: vectorised_steps(make_vector_env(cfg, b), args.steps, seed=b) for b in args.batch}
     best: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     ratios: dict[int, list[float]] = {b: [] for b in args.batch}
     for _ in range(args.rounds):
-        raw_sps, _ = timed(raw)
-        best["raw"] = max(best.get("raw", 0.0), raw_sps)
+        raw_sps, raw_cpu = timed(raw)
+        best["raw"], cpu["raw"] = max(best.get("raw", 0.0), raw_sps), max(cpu.get("raw", 0.0), raw_cpu)
         for b, work in phases.items():
-            sps, _ = timed(work)
-            best[f"B={b}"] = max(best.get(f"B={b}", 0.0), sps)
+            sps, cpu_sps = timed(work)
+            best[f"B={b}"], cpu[f"B={b}"] = max(best.get(f"B={b}", 0.0), sps), max(cpu.get(f"B={b}", 0.0), cpu_sps)
             ratios[b].append(sps / raw_sps)
     kind = "continuous" if cfg.env.kwargs.get("continuous_actions") else "discrete"
-    print(f"{args.env} ({kind} actions), env steps/s, best of {args.rounds} rounds")
-    print(f"  raw mpe2 (parallel API)   {best['raw']:>10,.0f}")
+    print(f"{args.env} ({kind} actions), env steps/s, best of {args.rounds} rounds:  wall clock, x raw | CPU time")
+    print(f"  raw mpe2 (parallel API)   {best['raw']:>10,.0f}             | {cpu['raw']:>10,.0f}")
     for b in args.batch:
-        print(f"  vectorised, B = {b:<4}      {best[f'B={b}']:>10,.0f}   {statistics.median(ratios[b]):6.1f}x raw")
-    print(json.dumps({"env": args.env, "actions": kind, "raw_sps": round(best["raw"]),
+        print(f"  vectorised, B = {b:<4}      {best[f'B={b}']:>10,.0f}  {statistics.median(ratios[b]):6.1f}x raw"
+              f" | {cpu[f'B={b}']:>10,.0f}")
+    print(json.dumps({"env": args.env, "actions": kind, "raw_sps": round(best["raw"]), "raw_cpu_sps": round(cpu["raw"]),
+                      **{f"vectorised_cpu_sps_B{b}": round(cpu[f"B={b}"]) for b in args.batch},
                       **{f"vectorised_sps_B{b}": round(best[f"B={b}"]) for b in args.batch},
                       **{f"ratio_B{b}": round(statistics.median(ratios[b]), 1) for b in args.batch}}))
 
