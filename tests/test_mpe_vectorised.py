@@ -109,3 +109,17 @@ def test_a_nan_action_stops_the_run_with_one_line():
     actions[1, 2, 2] = np.nan
     with pytest.raises(NonFiniteError, match="copy 1"):
         env.step(actions, np.ones(2, dtype=bool))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_an_unseeded_first_reset_draws_what_mpe2_draws_after_marlzoo_read_its_state(task):
+    """With env.state=auto, marlzoo's adapter resets mpe2's env with seed 0 once, to read its state:
+    a first reset without a seed continues that stream, on both backends."""
+    from marlzoo.envs.vector import VectorEnv
+
+    ours = MPEVectorEnv(task, 2, {}, state="auto")
+    theirs = VectorEnv(lambda: make_env(task, {}, state="auto"), 2)
+    ours.reset([None, None])
+    theirs.reset([None, None])
+    np.testing.assert_array_equal(ours.obs, theirs.obs)
+    np.testing.assert_array_equal(ours.state, theirs.state)

@@ -64,6 +64,14 @@ def declared_limit(env: Any, env_id: str, unit: str = "") -> int:
     return limit
 
 
+def check_env_options(reward_aggregation: str, state: str) -> None:
+    """A UserError for an ``env.reward_aggregation`` or an ``env.state`` that marlzoo does not know."""
+    if reward_aggregation not in ("sum", "mean"):
+        raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
+    if state not in ("auto", "env", "concat_obs"):
+        raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
+
+
 def build_spec(
     env: Any,
     env_id: str,
@@ -136,10 +144,7 @@ class Adapter(ABC):
         state: str = "auto",
         scale_obs: bool = False,
     ) -> None:
-        if reward_aggregation not in ("sum", "mean"):
-            raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
-        if state not in ("auto", "env", "concat_obs"):
-            raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
+        check_env_options(reward_aggregation, state)
         self.env_id = env_id
         self.env = self._prepare(env)
         self._names = self._agent_names()

@@ -27,12 +27,13 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from marlzoo.envs.adapter_base import build_spec
+from marlzoo.envs.adapter_base import build_spec, check_env_options
 from marlzoo.envs.batched import check_reset_mask, check_rows_finite
 from marlzoo.envs.catalogue import env_names
 from marlzoo.envs.mpe.scenarios import DRAWING, MOVE_FORCE, MOVES, SCENARIOS, SENSITIVITY, TARGETS, Scenario
 from marlzoo.envs.mpe.world import Worlds, physics_step
 from marlzoo.envs.spaces import action_codec, observation_codec
+from marlzoo.envs.spec import EnvSpec
 from marlzoo.errors import UserError
 
 BACKEND = "vectorised"
@@ -90,40 +91,15 @@ class MPEVectorEnv:
     def __init__(self, task: str, n: int, kwargs: dict[str, Any] | None = None, env_id: str | None = None,
                  episode_limit: int | None = None, reward_aggregation: str = "sum", state: str = "auto",
                  scale_obs: bool = False) -> None:
-        if reward_aggregation not in ("sum", "mean"):
-            raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
-        if state not in ("auto", "env", "concat_obs"):
-            raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
+        check_env_options(reward_aggregation, state)
         values = _check_kwargs(task, dict(kwargs or {}))
         self.max_cycles, self.continuous = values.pop("max_cycles"), values.pop("continuous_actions")
         self.scenario = scenario = SCENARIOS[task](**values)
         self._mean_reward = reward_aggregation == "mean"
         A = scenario.n_agents
-        env_id = env_id or task
-        obs_codecs = [observation_codec(spaces.Box(-np.float32(np.inf), np.float32(np.inf), (size,), np.float32),
-                                        env_id, a, scale_obs) for a, size in zip(scenario.agents, scenario.obs_sizes())]
-        act_spaces = [_action_space(scenario, i, self.continuous) for i in range(A)]
-        act_codecs = [action_codec(s, env_id, a) for s, a in zip(act_spaces, scenario.agents)]
-        self._sizes = [c.size for c in act_codecs]
-        obs_dim = max(c.size for c in obs_codecs)
-        uses_env_state = state != "concat_obs"
-        # env.state() is the agents' observations unpadded: their places in the padded rows.
-        self._state_index = (np.concatenate([i * obs_dim + np.arange(c.size) for i, c in enumerate(obs_codecs)])
-                             if uses_env_state else None)
+        self.spec = self._make_spec(env_id or task, episode_limit, reward_aggregation, state, scale_obs)
         self.limit = min(episode_limit or self.max_cycles, self.max_cycles)
-        self.spec = build_spec(
-            None, env_id, scenario.agents, obs_codecs, act_codecs,
-            obs_shape=(obs_dim,),
-            state_dim=len(self._state_index) if uses_env_state else A * obs_dim,
-            n_actions=max(self._sizes),
-            episode_limit=episode_limit or self.max_cycles,
-            reward_aggregation=reward_aggregation,
-            uses_env_state=uses_env_state,
-            turn_based=False,
-            noop_action=None,
-            transforms=[f"backend: {BACKEND} (marlzoo's numpy MPE, exact to mpe2 {MPE2_VERSION})"],
-            package=("mpe2", MPE2_VERSION),
-        )
+        obs_dim = self.spec.obs_dim
         self.obs = np.zeros((n, A, obs_dim), dtype=np.float32)
         self.state = np.zeros((n, self.spec.state_dim), dtype=np.float32)
         self.avail = np.zeros((n, A, 1 if self.continuous else self.spec.n_actions), dtype=bool)
@@ -137,8 +113,35 @@ class MPEVectorEnv:
         self.t = np.zeros(n, dtype=np.int64)
         self.worlds = Worlds.zeros(n, A, scenario.n_landmarks, scenario.dim_c, scenario.n_goals)
         self._movable = np.flatnonzero(scenario.movable)
-        self._speaking = np.flatnonzero(~np.asarray(scenario.silent))
-        self._rngs = [self._new_generator(uses_env_state) for _ in range(n)]
+        self._rngs = [self._new_generator(probed=state != "concat_obs") for _ in range(n)]
+
+    def _make_spec(self, env_id: str, episode_limit: int | None, reward_aggregation: str, state: str,
+                   scale_obs: bool) -> EnvSpec:
+        """The spec marlzoo's adapter gives mpe2's env, built from mpe2's spaces by the adapter's codecs."""
+        scenario = self.scenario
+        obs_codecs = [observation_codec(spaces.Box(-np.float32(np.inf), np.float32(np.inf), (size,), np.float32),
+                                        env_id, a, scale_obs) for a, size in zip(scenario.agents, scenario.obs_sizes())]
+        act_codecs = [action_codec(_action_space(scenario, i, self.continuous), env_id, a)
+                      for i, a in enumerate(scenario.agents)]
+        self._sizes = [c.size for c in act_codecs]
+        obs_dim = max(c.size for c in obs_codecs)
+        uses_env_state = state != "concat_obs"
+        # env.state() is the agents' observations unpadded: their places in the padded rows.
+        self._state_index = (np.concatenate([i * obs_dim + np.arange(c.size) for i, c in enumerate(obs_codecs)])
+                             if uses_env_state else None)
+        return build_spec(
+            None, env_id, scenario.agents, obs_codecs, act_codecs,
+            obs_shape=(obs_dim,),
+            state_dim=len(self._state_index) if uses_env_state else scenario.n_agents * obs_dim,
+            n_actions=max(self._sizes),
+            episode_limit=episode_limit or self.max_cycles,
+            reward_aggregation=reward_aggregation,
+            uses_env_state=uses_env_state,
+            turn_based=False,
+            noop_action=None,
+            transforms=[f"backend: {BACKEND} (marlzoo's numpy MPE, exact to mpe2 {MPE2_VERSION})"],
+            package=("mpe2", MPE2_VERSION),
+        )
 
     def _new_generator(self, probed: bool) -> np.random.Generator:
         """A generator where a freshly built mpe2 env's is: unseeded after the draws of its constructor,
