@@ -50,6 +50,8 @@ class EnvConfig:
     episode_limit: int | None = None
     state: Literal["auto", "env", "concat_obs"] = "auto"
     scale_obs: bool = False  # scale vector observations from their finite Box bounds to [0, 1]
+    # "vectorised": mpe2's tasks as marlzoo's numpy batch (marlzoo/envs/mpe); "pettingzoo": adapters
+    backend: Literal["pettingzoo", "vectorised"] = "pettingzoo"
     # How learners read an episode cut off by its time limit: ``truncate`` bootstraps from the state
     # it reached; ``terminate`` treats the cut as the episode's end (a finite-horizon value).
     time_limit: Literal["truncate", "terminate"] = "truncate"

@@ -139,15 +139,16 @@ def test_reward_standardisation_scales_targets():
     assert abs(real.mean().item()) < 0.1 and abs(real.std().item() - 1.0) < 0.2
 
 
+@pytest.mark.parametrize("backend", ["pettingzoo", "vectorised"])
 @pytest.mark.parametrize("time_limit", ["truncate", "terminate"])
-def test_time_limit_rule_sets_the_td_target_of_the_last_step(time_limit, tmp_path):
+def test_time_limit_rule_sets_the_td_target_of_the_last_step(time_limit, backend):
     """simple_spread ends every episode at its 25-step time limit. Under ``truncate`` the last
     step's target bootstraps from the state reached; under ``terminate`` it is the reward alone."""
     from marlzoo.config import load_config
     from marlzoo.training.runner import EpisodeRunner
     from marlzoo.training.trainer import build_algorithm, make_vector_env
 
-    config = load_config("vdn", "simple_spread", sets=[f"env.time_limit={time_limit}", "algo.double_q=false",
+    config = load_config("vdn", "simple_spread", sets=[f"env.time_limit={time_limit}", f"env.backend={backend}", "algo.double_q=false",
                                                         "algo.standardise_rewards=false"])
     torch.manual_seed(0)
     venv = make_vector_env(config, 2)

@@ -343,14 +343,17 @@ def test_options_added_after_tables_were_cached_leave_keys_alone_at_their_defaul
     config = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled"])
     data = config.to_dict()
     assert data["algo"]["lr_anneal_steps"] == 0 and data["learner"] == "inline" and data["env"]["scale_obs"] is False
+    assert data["env"]["backend"] == "pettingzoo"
     older = copy.deepcopy(data)  # as the config was before these options existed
-    del older["algo"]["lr_anneal_steps"], older["learner"], older["env"]["scale_obs"]
+    del older["algo"]["lr_anneal_steps"], older["learner"], older["env"]["scale_obs"], older["env"]["backend"]
     assert cache_key(config) == cache_key(older)
     assert data["algo"]["lr_anneal_steps"] == 0, "computing a key must not change the config"
     annealed = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled", "algo.lr_anneal_steps=1000"])
     assert cache_key(annealed) != cache_key(config)
     scaled = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled", "env.scale_obs=true"])
     assert cache_key(scaled) != cache_key(config)
+    vectorised = load_config("mappo", "simple_spread", sets=["wandb.mode=disabled", "env.backend=vectorised"])
+    assert cache_key(vectorised) != cache_key(config)
 
 
 def test_a_table_is_found_by_name_among_the_configs(tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ SCRATCH = ".scratch"
 
 # ------------------------------------------------------------------------------ cache keys
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
-ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False,
+ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.backend": "pettingzoo",
               "env.time_limit": "truncate"}
 
 

@@ -64,6 +64,14 @@ def declared_limit(env: Any, env_id: str, unit: str = "") -> int:
     return limit
 
 
+def check_env_options(reward_aggregation: str, state: str) -> None:
+    """A UserError for an ``env.reward_aggregation`` or an ``env.state`` that marlzoo does not know."""
+    if reward_aggregation not in ("sum", "mean"):
+        raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
+    if state not in ("auto", "env", "concat_obs"):
+        raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
+
+
 def build_spec(
     env: Any,
     env_id: str,
@@ -80,13 +88,15 @@ def build_spec(
     turn_based: bool,
     noop_action: int | None,
     transforms: Sequence[str],
+    package: tuple[str, str] | None = None,
 ) -> EnvSpec:
     """The :class:`EnvSpec` of an adapter over ``env``, whose agents' spaces became these codecs.
 
     ``n_actions`` is the padded action count (with the no-op, in a turn-based game), or the action
     dimension of continuous agents; ``noop_action`` is the waiting agents' action, or None.
+    ``package`` is the env's (distribution, version), read from ``env`` (:func:`package_of`) if None.
     """
-    package, version = package_of(env)
+    package, version = package or package_of(env)
     kind = act_codecs[0].kind
     discrete = kind == "discrete"
     return EnvSpec(
@@ -134,10 +144,7 @@ class Adapter(ABC):
         state: str = "auto",
         scale_obs: bool = False,
     ) -> None:
-        if reward_aggregation not in ("sum", "mean"):
-            raise UserError(f"env.reward_aggregation must be 'sum' or 'mean', not '{reward_aggregation}'")
-        if state not in ("auto", "env", "concat_obs"):
-            raise UserError(f"env.state must be 'auto', 'env' or 'concat_obs', not '{state}'")
+        check_env_options(reward_aggregation, state)
         self.env_id = env_id
         self.env = self._prepare(env)
         self._names = self._agent_names()

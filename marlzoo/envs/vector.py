@@ -6,48 +6,20 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from marlzoo.errors import EnvCodeError, NonFiniteError, UserError
+from marlzoo.errors import EnvCodeError, UserError
 
 from marlzoo.envs.adapter import Adapter
+from marlzoo.envs.batched import apply_time_limit, check_reset_mask, check_rows_finite, check_time_limit
 
 
 class VectorEnv:
-    """``n`` adapters whose per-step arrays are rows of shared batch arrays.
-
-    The shared arrays are public API. ``A`` is ``spec.n_agents``; row ``i`` belongs to copy
-    ``envs[i]``, whose own arrays are views of it (:meth:`Adapter.bind`):
-
-    ==============  ===============================  =======  ============================================
-    array           shape                            dtype    holds, for each copy
-    ==============  ===============================  =======  ============================================
-    ``obs``         ``[n, A, *spec.obs_shape]``      float32  each agent's observation (zero-padded)
-    ``state``       ``[n, spec.state_dim]``          float32  the global state
-    ``avail``       ``[n, A, n_actions]``            bool     the actions each agent may take
-                                                              (``n_actions`` is 1 for continuous agents)
-    ``alive``       ``[n, A]``                       bool     whether each agent is in the episode
-    ``reward``      ``[n]``                          float32  the team reward of the copy's last step
-    ``terminated``  ``[n]``                          bool     whether that step ended the episode
-    ``truncated``   ``[n]``                          bool     whether that step cut the episode short
-    ==============  ===============================  =======  ============================================
-
-    The arrays are made once, here, and are never replaced: :meth:`reset`, :meth:`reset_where` and
-    :meth:`step` rewrite them in place, so a caller may hold views of them (``venv.obs[i]``,
-    ``torch.from_numpy(venv.obs)``), which always show the current values; copy what must outlive
-    the next call. All are zeros until the first reset. A copy's ``obs``, ``state``, ``avail`` and
-    ``alive`` rows are valid from its first reset on and hold the state it is in: after an episode
-    ends they hold the final state reached (a truncated episode can be valued from it) until the
-    copy is reset. Its ``reward``, ``terminated`` and ``truncated`` are those of its last step, and
-    zeros right after it is reset. A copy that is not stepped or reset keeps all its rows.
-
-    With ``time_limit="terminate"`` (``env.time_limit``) a step that cuts an episode short reports
-    ``terminated`` instead of ``truncated``, so every learner treats the time limit as the end of
-    the episode and does not bootstrap past it. Returns and episode lengths are the same either way.
+    """``n`` adapters whose per-step arrays are rows of shared batch arrays: the
+    :class:`~marlzoo.envs.batched.BatchedEnv` contract (which describes the arrays), for any env an
+    adapter runs. Copy ``envs[i]`` writes into row ``i`` through views of it (:meth:`Adapter.bind`).
     """
 
     def __init__(self, make_env: Callable[[], Adapter], n: int, time_limit: str = "truncate") -> None:
-        if time_limit not in ("truncate", "terminate"):
-            raise UserError(f"env.time_limit must be 'truncate' or 'terminate', not {time_limit!r}")
-        self.time_limit = time_limit
+        self.time_limit = check_time_limit(time_limit)
         self.envs = [make_env() for _ in range(n)]
         self.spec = self.envs[0].spec
         first = self.envs[0]
@@ -84,12 +56,7 @@ class VectorEnv:
         where an entry is None, a copy continues its own random stream, exactly as
         ``venv.envs[i].reset()`` does.
         """
-        mask = np.asarray(mask)
-        if mask.dtype != bool or mask.shape != (self.n,):
-            raise ValueError(f"reset_where: mask must be a bool array of shape ({self.n},), "
-                             f"not {mask.dtype} of shape {mask.shape}")
-        if seeds is not None and len(seeds) != self.n:
-            raise ValueError(f"reset_where: seeds must have one entry per copy ({self.n}), not {len(seeds)}")
+        mask = check_reset_mask(mask, seeds, self.n)
         for i in np.flatnonzero(mask):
             self._call(i, "reset", self.envs[i].reset, seed=None if seeds is None else seeds[i])
         self.reward[mask] = 0.0
@@ -102,9 +69,7 @@ class VectorEnv:
         their last arrays."""
         for i in np.flatnonzero(active):
             self.reward[i], self.terminated[i], self.truncated[i] = self._call(i, "step", self.envs[i].step, actions[i])
-        if self.time_limit == "terminate":
-            self.terminated |= self.truncated & active
-            self.truncated &= ~active
+        apply_time_limit(self, active, self.time_limit)
         self._check_finite(active, "step")
 
     def _call(self, i: int, phase: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -119,24 +84,7 @@ class VectorEnv:
             raise EnvCodeError(self.spec.env_id, where, exc) from exc
 
     def _check_finite(self, copies: np.ndarray, phase: str) -> None:
-        """A :class:`NonFiniteError` naming the value, the copy, the agent and the episode step if
-        a copy just written holds a NaN or an infinity."""
-        if np.isfinite(self.reward).all() and np.isfinite(self.obs).all() and np.isfinite(self.state).all():
-            return  # every row: the copies not written this time hold values already checked
-        for name, values in (("reward", self.reward), ("observation", self.obs), ("state", self.state)):
-            if np.isfinite(values[copies]).all():
-                continue
-            bad = ~np.isfinite(values.reshape(self.n, -1)).all(axis=1) & copies
-            i = int(np.flatnonzero(bad)[0])
-            env = self.envs[i]
-            where = f"at step {env.t} of an episode" if phase == "step" else "on reset"
-            if name == "observation":
-                agent = int(np.flatnonzero(~np.isfinite(self.obs[i].reshape(self.spec.n_agents, -1)).all(axis=1))[0])
-                what = f"observation of agent '{self.spec.agents[agent]}'"
-            else:
-                what = f"{name} {float(values[i]) if name == 'reward' else ''}".rstrip()
-            raise NonFiniteError(f"env '{self.spec.env_id}' returned a non-finite {what} {where} (copy {i}); "
-                                 "training cannot use it, so the run stopped: fix the env, or wrap it to clip its values")
+        check_rows_finite(self, copies, phase, lambda i: self.envs[i].t)
 
     def close(self) -> None:
         """Close every copy."""

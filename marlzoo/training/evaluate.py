@@ -14,7 +14,7 @@ from marlzoo.training.checkpoint import load_checkpoint
 from marlzoo.config import RunConfig, config_from_file
 from marlzoo.envs.recording import RecordingVectorEnv
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.batched import BatchedEnv
 from marlzoo.errors import UserError
 from marlzoo.learning.qtable import ValueTable, mask_unavailable, single_state
 from marlzoo.training.animation import AnimationWriter, animation_writer
@@ -38,8 +38,8 @@ def load_trained(
     checkpoint: str | Path | None,
     n_envs: int,
     seed: int,
-    make_venv: Callable[[RunConfig, int], VectorEnv] = make_vector_env,
-) -> tuple[RunConfig, VectorEnv, Algorithm]:
+    make_venv: Callable[[RunConfig, int], BatchedEnv] = make_vector_env,
+) -> tuple[RunConfig, BatchedEnv, Algorithm]:
     """The run's config, ``n_envs`` copies of its env (built by ``make_venv``), and its algorithm
     restored from the checkpoint."""
     run_dir = Path(run_dir)
@@ -73,7 +73,7 @@ def random_returns(run_dir: str | Path, episodes: int, seed: int = 12345) -> np.
 
 
 def _play(run_dir: str | Path, episodes: int, checkpoint: str | Path | None, seed: int,
-          make_venv: Callable[[RunConfig, int], VectorEnv] = make_vector_env) -> tuple[np.ndarray, VectorEnv]:
+          make_venv: Callable[[RunConfig, int], BatchedEnv] = make_vector_env) -> tuple[np.ndarray, BatchedEnv]:
     """Returns of ``episodes`` greedy episodes, on ``min(n_envs, episodes)`` copies seeded from ``seed``,
     and the (closed) vector env that played them."""
     if episodes < 1:

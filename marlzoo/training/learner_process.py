@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from marlzoo.training.buffers import EpisodeBatch
-from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.batched import BatchedEnv
 from marlzoo.errors import UserError
 from marlzoo.training.guards import check_finite
 from marlzoo.training.runner import Collected, EpisodeRunner
@@ -73,7 +73,7 @@ def _learner_main(conn: Any, algo_cls: type, spec: Any, algo_config: Any, device
 class ProcessLearnerLoop:
     """The ``episodes`` loop with its learning moved to a second process (see the module docstring)."""
 
-    def __init__(self, algo: "ReplayAlgorithm", venv: VectorEnv, seed: int, algo_name: str, threads: int) -> None:
+    def __init__(self, algo: "ReplayAlgorithm", venv: BatchedEnv, seed: int, algo_name: str, threads: int) -> None:
         self.algo = algo
         self.runner = EpisodeRunner(venv, seed)
         self.schedule = UpdateSchedule(algo.updates_per_episode)

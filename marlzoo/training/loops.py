@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from marlzoo.algorithm import ReplayAlgorithm, RolloutAlgorithm
-from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.batched import BatchedEnv
 from marlzoo.errors import UserError
 from marlzoo.training.guards import check_finite
 from marlzoo.training.learner_process import ProcessLearnerLoop
@@ -41,7 +41,7 @@ class Loop(Protocol):
 class ReplayLoop:
     """Off-policy learning from whole episodes (value-based algorithms, MADDPG, ...)."""
 
-    def __init__(self, algo: ReplayAlgorithm, venv: VectorEnv, seed: int) -> None:
+    def __init__(self, algo: ReplayAlgorithm, venv: BatchedEnv, seed: int) -> None:
         self.algo = algo
         self.runner = EpisodeRunner(venv, seed)
         self.buffer = algo.make_buffer()
@@ -72,7 +72,7 @@ class RolloutLoop:
     Episodes run on across rollouts; the returns reported are those of the episodes that ended.
     """
 
-    def __init__(self, algo: RolloutAlgorithm, venv: VectorEnv, seed: int) -> None:
+    def __init__(self, algo: RolloutAlgorithm, venv: BatchedEnv, seed: int) -> None:
         self.algo = algo
         self.runner = RolloutRunner(venv, seed)
         self.buffer = algo.make_buffer()
@@ -104,7 +104,7 @@ class RolloutLoop:
         pass
 
 
-def make_loop(algo: ReplayAlgorithm | RolloutAlgorithm, venv: VectorEnv, seed: int, algo_name: str,
+def make_loop(algo: ReplayAlgorithm | RolloutAlgorithm, venv: BatchedEnv, seed: int, algo_name: str,
               learner: str = "inline", threads: int = 1) -> Loop:
     """The loop for ``algo``'s base; ``learner="process"`` moves a replay loop's learning to a second
     process (:mod:`marlzoo.training.learner_process`)."""

@@ -33,7 +33,7 @@ import torch
 
 from marlzoo.training.buffers import row_writer
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.batched import BatchedEnv
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import RolloutAlgorithm
@@ -161,7 +161,7 @@ class RolloutRunner:
     return and recurrent state from one rollout to the next.
     """
 
-    def __init__(self, venv: VectorEnv, seed: int) -> None:
+    def __init__(self, venv: BatchedEnv, seed: int) -> None:
         self.venv = venv
         self.seed = seed
         self._started = False

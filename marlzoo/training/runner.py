@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from marlzoo.training.buffers import EpisodeBatch, row_writer
-from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.batched import BatchedEnv
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import Algorithm
@@ -48,7 +48,7 @@ class EpisodeRunner:
     copy's own random stream, so a run is reproducible from its seed.
     """
 
-    def __init__(self, venv: VectorEnv, seed: int) -> None:
+    def __init__(self, venv: BatchedEnv, seed: int) -> None:
         self.venv = venv
         self.spec = venv.spec
         self.batch = EpisodeBatch.zeros(self.spec, venv.n)

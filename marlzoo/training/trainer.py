@@ -22,7 +22,9 @@ from marlzoo.algorithm import Algorithm
 from marlzoo.training.checkpoint import save_checkpoint
 from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.adapter import Adapter
+from marlzoo.envs.batched import BatchedEnv
 from marlzoo.envs.catalogue import make_env
+from marlzoo.envs.mpe import vectorised_env
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import UserError
 from marlzoo.training.loops import make_loop
@@ -50,8 +52,13 @@ def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[
                             env.scale_obs, render_mode=render_mode)
 
 
-def make_vector_env(config: RunConfig, n: int) -> VectorEnv:
-    return VectorEnv(env_factory(config), n, config.env.time_limit)
+def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
+    """``n`` copies of the config's env, on its ``env.backend``."""
+    env = config.env
+    if env.backend == "vectorised":
+        return vectorised_env(env.name, n, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
+                              env.scale_obs, env.time_limit)
+    return VectorEnv(env_factory(config), n, env.time_limit)
 
 
 def build_algorithm(config: RunConfig, spec) -> Algorithm:

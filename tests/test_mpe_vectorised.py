@@ -1,0 +1,125 @@
+"""The vectorised MPE backend (``env.backend=vectorised``): exact to mpe2 through marlzoo's adapter,
+chosen by one config key, refusing in one line what it does not cover, and trained on unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmarks.mpe_exactness import TASKS, Result, compare, settings
+from marlzoo.config import load_config
+from marlzoo.envs.catalogue import make_env
+from marlzoo.envs.mpe import MPEVectorEnv
+from marlzoo.training.trainer import make_vector_env
+from tests.conftest import FAST, assert_one_line_error
+
+RUN = FAST[:-2]  # without algo.batch_size, which MAPPO does not have
+EPISODES = 20  # per task and action kind here; benchmarks/mpe_exactness.py runs 500 and more
+
+
+@pytest.mark.parametrize("continuous", [False, True], ids=["discrete", "continuous"])
+@pytest.mark.parametrize("task", TASKS)
+def test_random_episodes_match_mpe2_step_for_step(task, continuous):
+    """Same seeds, same random actions (clipped ones too), copies stepped and reset at random times,
+    over every kwarg and env option the backend takes: every array after every step and reset is
+    mpe2's to 1e-5 (in practice to the bit)."""
+    group = settings(task, continuous)
+    total = Result()
+    for k, setting in enumerate(group):
+        total.add(compare(setting, EPISODES // len(group) + 1, copies=4, seed=k))
+    assert total.mismatches == []
+    assert total.episodes >= EPISODES and total.max_diff <= 1e-5
+
+
+def test_a_changed_constant_is_caught():
+    """The comparison can fail: a world whose damping differs in the 7th digit is told apart."""
+    import marlzoo.envs.mpe.world as world
+
+    setting = settings("simple_spread", False)[0]
+    original = world.DAMPING
+    try:
+        world.DAMPING = original * (1 + 1e-3)
+        assert compare(setting, 4, copies=2).mismatches
+    finally:
+        world.DAMPING = original
+
+
+@pytest.mark.parametrize("state", ["auto", "concat_obs"])
+@pytest.mark.parametrize("task", TASKS)
+def test_its_spec_is_the_adapters_with_a_note_on_the_backend(task, state):
+    for continuous in (False, True):
+        kwargs = {"continuous_actions": continuous}
+        ours = MPEVectorEnv(task, 2, kwargs, state=state).spec
+        theirs = make_env(task, kwargs, state=state).spec
+        assert dataclasses.replace(ours, transforms=()) == theirs
+        assert "vectorised" in ours.transforms[0]
+
+
+def test_the_backend_key_picks_the_batched_env():
+    config = load_config("qmix", "simple_spread", sets=["wandb.mode=disabled"])
+    assert config.env.backend == "pettingzoo"
+    fast = load_config("qmix", "simple_speaker_listener", sets=["wandb.mode=disabled", "env.backend=vectorised"])
+    venv = make_vector_env(fast, 3)
+    assert isinstance(venv, MPEVectorEnv) and venv.n == 3
+    venv.reset([0, 1, 2])
+    assert venv.obs.shape == (3, 2, 11) and venv.alive.all()
+
+
+@pytest.mark.parametrize("sets, fragments", [
+    (["env.kwargs.curriculum=true"], ["env.kwargs.curriculum", "env.backend=vectorised", "env.backend=pettingzoo"]),
+    (["env.kwargs.num_agent_neighbors=2"], ["num_agent_neighbors", "env.backend=pettingzoo"]),
+    (["env.kwargs.speed=2"], ["'speed'", "N, continuous_actions"]),
+    (["env.kwargs.local_ratio=1.5"], ["local_ratio", "from 0 to 1"]),
+])
+def test_what_it_does_not_take_is_refused_in_one_line(cli, tmp_path, sets, fragments):
+    args = [a for s in ["env.backend=vectorised", *sets] for a in ("--set", s)]
+    result = cli("run", "--algo", "qmix", "--env", "simple_spread", "--steps", "100", *FAST, *args,
+                 "--run-dir", str(tmp_path))
+    assert_one_line_error(result, *fragments)
+
+
+def test_an_env_it_does_not_cover_is_refused_in_one_line(cli, tmp_path):
+    result = cli("run", "--algo", "mappo", "--env", "multiwalker", "--steps", "100", *RUN,
+                 "--set", "env.backend=vectorised", "--run-dir", str(tmp_path))
+    assert_one_line_error(result, "env.backend=vectorised", "'multiwalker'", "env.backend=pettingzoo")
+
+
+@pytest.mark.parametrize("algo", ["qmix", "mappo"])
+def test_training_on_it_is_training_on_mpe2(cli, tmp_path, algo):
+    """A short run trains on the vectorised backend, and writes the metrics.jsonl, to the byte, of the
+    same run on mpe2: the envs agree, so every sample, update and evaluation does."""
+    files = {}
+    for backend in ("pettingzoo", "vectorised"):
+        result = cli("run", "--algo", algo, "--env", "simple_spread", "--steps", "300", *(FAST if algo == "qmix" else RUN),
+                     "--set", f"env.backend={backend}", "--run-dir", str(tmp_path), "--run-id", backend)
+        assert result.returncode == 0, result.stderr
+        files[backend] = (tmp_path / backend / "metrics.jsonl").read_bytes()
+    assert b"test/return_mean" in files["vectorised"] and b"loss/" in files["vectorised"]
+    assert files["vectorised"] == files["pettingzoo"]
+
+
+def test_a_nan_action_stops_the_run_with_one_line():
+    from marlzoo.errors import NonFiniteError
+
+    env = MPEVectorEnv("simple_spread", 2, {"continuous_actions": True})
+    env.reset([0, 1])
+    actions = np.full((2, 3, 5), 0.5, dtype=np.float32)
+    actions[1, 2, 2] = np.nan
+    with pytest.raises(NonFiniteError, match="copy 1"):
+        env.step(actions, np.ones(2, dtype=bool))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_an_unseeded_first_reset_draws_what_mpe2_draws_after_marlzoo_read_its_state(task):
+    """With env.state=auto, marlzoo's adapter resets mpe2's env with seed 0 once, to read its state:
+    a first reset without a seed continues that stream, on both backends."""
+    from marlzoo.envs.vector import VectorEnv
+
+    ours = MPEVectorEnv(task, 2, {}, state="auto")
+    theirs = VectorEnv(lambda: make_env(task, {}, state="auto"), 2)
+    ours.reset([None, None])
+    theirs.reset([None, None])
+    np.testing.assert_array_equal(ours.obs, theirs.obs)
+    np.testing.assert_array_equal(ours.state, theirs.state)
