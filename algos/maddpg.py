@@ -16,6 +16,8 @@ forward pass, what the critic and the env see; the gradient of the relaxed softm
 pass; greedy play takes the most likely available action), Box actions ``tanh`` of the actor's
 output mapped into the bounds, with Gaussian exploration noise clipped to them. The critic sees
 actions rescaled to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
+What the critics see is a view (marlzoo.learning.critics): IDDPG (algos/iddpg.py) swaps this one,
+the state and the joint action, for the agent's own observation and action.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from torch import nn
 
 from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
+from marlzoo.learning.critics import CriticView, JointActionView, masked_mean, soft_update
 from marlzoo.learning.heads import make_deterministic_head
-from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, build_network
+from marlzoo.learning.nets import AgentNetConfig, build_network
 from marlzoo.learning.normalise import RunningMeanStd
 from marlzoo.learning.qlearning import td_targets
 from marlzoo.training.buffers import EpisodeBatch
@@ -66,50 +69,30 @@ class MADDPGConfig:
             raise ValueError(f"tau must be in (0, 1], not {self.tau}")
 
 
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """``target <- (1 - tau) * target + tau * source``, parameter by parameter, in one fused call."""
-    with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
-
-
 class MADDPG(ReplayAlgorithm):
     """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``."""
 
     Config = MADDPGConfig
     action_kinds = ("discrete", "continuous")
+    critic_view: type[CriticView] = JointActionView  # what the critics see (IDDPG: OwnActionView)
 
     def __init__(self, spec: EnvSpec, config: MADDPGConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        N, A = spec.n_agents, spec.n_actions
         self.head = make_deterministic_head(spec, config.gumbel_temperature, config.noise_std, self.device)
-        self.actor = build_network(spec, config.agent, A).to(self.device)
-        self.critic = build_network(spec, config.critic, 1, source="state", extra_dim=N * A).to(self.device)
+        self.actor = build_network(spec, config.agent, spec.n_actions).to(self.device)
+        self.view = self.critic_view(spec, self.device)
+        self.critic = self.view.build(config.critic)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         fused = self.device.type == "cpu" or None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=fused)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=fused)
-        self.own_slot = torch.eye(N, dtype=torch.bool, device=self.device).unsqueeze(-1)  # [i, j, 1]: j == i
         self.reward_stats = RunningMeanStd()
         self.updates = 0
 
     @property
     def updates_per_episode(self) -> Fraction:
         return Fraction(1, self.config.update_every)
-
-    # ----------------------------------------------------------------- actions as the critic sees them
-    def q_values(self, critic: AgentNetwork, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
-        """``Q_i`` ``[B, T, n]`` from ``state [B, T, S]`` and per-agent joint actions ``[B, T, n, n, A]``
-        (row i is the joint action that agent i's critic values)."""
-        N = self.spec.n_agents
-        s = state.unsqueeze(-2).expand(*state.shape[:-1], N, state.shape[-1])
-        q, _ = critic.unroll(s, extra=joint.flatten(-2))
-        return q.squeeze(-1)
-
-    def _same_for_all(self, joint: torch.Tensor) -> torch.Tensor:
-        """One joint action ``[..., n, A]`` as every agent's critic input ``[..., n, n, A]``."""
-        N = self.spec.n_agents
-        return joint.unsqueeze(-3).expand(*joint.shape[:-2], N, *joint.shape[-2:])
 
     # ----------------------------------------------------------------- acting
     def init_hidden(self, batch: int) -> torch.Tensor | None:
@@ -136,10 +119,11 @@ class MADDPG(ReplayAlgorithm):
             target_out, _ = self.target_actor.unroll(obs)
             next_joint = head.relaxed(target_out[:, 1:], batch.avail[:, 1:])
             next_joint = next_joint * alive_next.unsqueeze(-1)
-            next_q = self.q_values(self.target_critic, batch.state[:, 1:], self._same_for_all(next_joint))
+            next_q = self.view.q(self.target_critic, self.view.inputs(obs[:, 1:], batch.state[:, 1:]), next_joint)
             targets = td_targets(reward, batch.terminated, next_q * alive_next, cfg.gamma)
-        q = self.q_values(self.critic, batch.state[:, :-1], self._same_for_all(taken))
-        critic_loss = ((q - targets).pow(2) * mask).sum() / mask.sum().clamp_min(1.0)
+        x = self.view.inputs(obs[:, :-1], batch.state[:, :-1])
+        q = self.view.q(self.critic, x, taken)
+        critic_loss = masked_mean((q - targets).pow(2), mask)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip, foreach=True)
@@ -150,10 +134,9 @@ class MADDPG(ReplayAlgorithm):
         out = out[:, :-1]
         own = head.relaxed(out, batch.avail[:, :-1]) * alive_now.unsqueeze(-1)
         others = taken if cfg.others_actions == "buffer" else own.detach()
-        joint = torch.where(self.own_slot, own.unsqueeze(-3), others.unsqueeze(-3))  # [B, T, i, j, A]
         self.critic.requires_grad_(False)  # the actor loss trains the actors only: skip the critic's weight grads
-        q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
-        actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
+        q_pi = self.view.q(self.critic, x, others, own=own)
+        actor_loss = -masked_mean(q_pi, mask)
         reg = head.penalty(out, batch.avail[:, :-1]) if cfg.logit_reg > 0 else None
         if reg is not None:
             actor_loss = actor_loss + cfg.logit_reg * (reg * mask).sum() / mask.sum().clamp_min(1.0)
