@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.learning.critics import CriticView, JointActionView, masked_mean, soft_update
+from marlzoo.learning.critics import OffPolicyActorCritic, check_schedule, masked_mean, soft_update
 from marlzoo.learning.heads import make_deterministic_head
 from marlzoo.learning.nets import AgentNetConfig, build_network
-from marlzoo.learning.normalise import RunningMeanStd
 from marlzoo.learning.qlearning import td_targets
 from marlzoo.training.buffers import EpisodeBatch
 
@@ -63,18 +60,16 @@ class MADDPGConfig:
     critic: AgentNetConfig = field(default_factory=lambda: AgentNetConfig(hidden=128))
 
     def __post_init__(self) -> None:
-        if self.update_every < 1:
-            raise ValueError(f"update_every must be at least 1, not {self.update_every}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], not {self.tau}")
+        check_schedule(self.update_every, self.tau)
 
 
-class MADDPG(ReplayAlgorithm):
-    """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``."""
+class MADDPG(OffPolicyActorCritic):
+    """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``
+    (the base's ``critic_view``, JointActionView; IDDPG's is OwnActionView)."""
 
     Config = MADDPGConfig
     action_kinds = ("discrete", "continuous")
-    critic_view: type[CriticView] = JointActionView  # what the critics see (IDDPG: OwnActionView)
+    checkpointed = ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt")
 
     def __init__(self, spec: EnvSpec, config: MADDPGConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
@@ -87,17 +82,8 @@ class MADDPG(ReplayAlgorithm):
         fused = self.device.type == "cpu" or None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=fused)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=fused)
-        self.reward_stats = RunningMeanStd()
-        self.updates = 0
-
-    @property
-    def updates_per_episode(self) -> Fraction:
-        return Fraction(1, self.config.update_every)
 
     # ----------------------------------------------------------------- acting
-    def init_hidden(self, batch: int) -> torch.Tensor | None:
-        return self.actor.init_hidden(batch)
-
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         out, hidden = self.actor.step(obs, hidden)
@@ -109,10 +95,7 @@ class MADDPG(ReplayAlgorithm):
         alive_now, alive_next = batch.alive[:, :-1], batch.alive[:, 1:]
         mask = (batch.filled.unsqueeze(-1) & alive_now).float()  # [B, T, n]
         taken = head.encode(batch.actions) * alive_now.unsqueeze(-1)
-        reward = batch.reward
-        if cfg.standardise_rewards:
-            self.reward_stats.update(reward[batch.filled])
-            reward = (reward - self.reward_stats.mean) / self.reward_stats.std
+        reward = self.rewards(batch)
 
         # critic: TD towards the target actors' joint action at s'
         with torch.no_grad():
@@ -157,22 +140,3 @@ class MADDPG(ReplayAlgorithm):
             "loss/critic_grad_norm": float(critic_norm),
             "loss/actor_grad_norm": float(actor_norm),
         }
-
-    # ----------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "target_actor": self.target_actor.state_dict(),
-            "target_critic": self.target_critic.state_dict(),
-            "actor_opt": self.actor_opt.state_dict(),
-            "critic_opt": self.critic_opt.state_dict(),
-            "reward_stats": self.reward_stats.state_dict(),
-            "updates": self.updates,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt"):
-            getattr(self, name).load_state_dict(state[name])
-        self.reward_stats.load_state_dict(state["reward_stats"])
-        self.updates = int(state["updates"])

@@ -18,15 +18,24 @@ A view with ``per_action_values`` builds critics that take the agent's own actio
 instead of an input: ``Q_i(x_i, a_-i, .)``, one value per action of agent i (the discrete SAC
 critic; agent i's own slot of the joint action is zero). ``Q_i`` at an own action is then the
 dot product of those values with its one-hot, so every own action costs one forward pass.
+
+:class:`OffPolicyActorCritic` is what those algorithms share around their losses: the update
+schedule, the actor's hidden state, reward standardisation and saving their state.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Any, ClassVar
+
 import torch
 from torch import nn
 
+from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, build_network
+from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.training.buffers import EpisodeBatch
 
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
@@ -134,3 +143,52 @@ class OwnActionView(CriticView):
         if self.per_action_values:
             return None
         return actions if own is None else own
+
+
+def check_schedule(update_every: int, tau: float) -> None:
+    """The config checks every off-policy actor-critic makes: ``update_every >= 1``, ``tau`` in (0, 1]."""
+    if update_every < 1:
+        raise ValueError(f"update_every must be at least 1, not {update_every}")
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], not {tau}")
+
+
+class OffPolicyActorCritic(ReplayAlgorithm):
+    """A replay actor-critic: an ``actor`` network, critics seen through :attr:`critic_view`, one update
+    per ``config.update_every`` episodes, optional reward standardisation (``config.standardise_rewards``).
+
+    A subclass builds its networks and optimisers in ``__init__`` (after calling this one) and lists
+    their attribute names in :attr:`checkpointed`, which :meth:`state_dict` saves in that order.
+    """
+
+    critic_view: ClassVar[type[CriticView]] = JointActionView
+    checkpointed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: EnvSpec, config: Any, device: str | torch.device = "cpu") -> None:
+        super().__init__(spec, config, device)
+        self.reward_stats = RunningMeanStd()
+        self.updates = 0
+
+    @property
+    def updates_per_episode(self) -> Fraction:
+        return Fraction(1, self.config.update_every)
+
+    def init_hidden(self, batch: int) -> torch.Tensor | None:
+        return self.actor.init_hidden(batch)
+
+    def rewards(self, batch: EpisodeBatch) -> torch.Tensor:
+        """The batch's team rewards, standardised by running statistics if configured."""
+        if not self.config.standardise_rewards:
+            return batch.reward
+        self.reward_stats.update(batch.reward[batch.filled])
+        return (batch.reward - self.reward_stats.mean) / self.reward_stats.std
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: getattr(self, name).state_dict() for name in self.checkpointed}
+        return {**state, "reward_stats": self.reward_stats.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in self.checkpointed:
+            getattr(self, name).load_state_dict(state[name])
+        self.reward_stats.load_state_dict(state["reward_stats"])
+        self.updates = int(state["updates"])

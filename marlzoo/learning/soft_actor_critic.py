@@ -29,18 +29,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
-from marlzoo.learning.critics import CriticView, JointActionView, masked_mean, soft_update
+from marlzoo.learning.critics import OffPolicyActorCritic, check_schedule, masked_mean, soft_update
 from marlzoo.learning.heads import make_action_head
 from marlzoo.learning.nets import AgentNetConfig, build_network
-from marlzoo.learning.normalise import RunningMeanStd
 from marlzoo.learning.qlearning import td_targets
 from marlzoo.training.buffers import EpisodeBatch
 
@@ -75,20 +72,17 @@ class SACConfig:
     critic: AgentNetConfig = field(default_factory=lambda: AgentNetConfig(hidden=128))
 
     def __post_init__(self) -> None:
-        if self.update_every < 1:
-            raise ValueError(f"update_every must be at least 1, not {self.update_every}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], not {self.tau}")
+        check_schedule(self.update_every, self.tau)
         if self.alpha_init <= 0.0:
             raise ValueError(f"alpha_init must be positive, not {self.alpha_init}")
 
 
-class SoftActorCritic(ReplayAlgorithm):
+class SoftActorCritic(OffPolicyActorCritic):
     """Stochastic actors, twin soft critics seen through :attr:`critic_view`, a tuned temperature."""
 
     Config = SACConfig
     action_kinds = ("discrete", "continuous")
-    critic_view: ClassVar[type[CriticView]] = JointActionView
+    checkpointed = ("actor", "critics", "target_critics", "actor_opt", "critic_opt", "alpha_opt")
 
     def __init__(self, spec: EnvSpec, config: SACConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
@@ -102,21 +96,12 @@ class SoftActorCritic(ReplayAlgorithm):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=fused)
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.critic_lr, fused=fused)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
-        self.reward_stats = RunningMeanStd()
-        self.updates = 0
-
-    @property
-    def updates_per_episode(self) -> Fraction:
-        return Fraction(1, self.config.update_every)
 
     @property
     def alpha(self) -> float:
         return float(self.log_alpha.detach().exp())
 
     # ----------------------------------------------------------------- acting
-    def init_hidden(self, batch: int) -> torch.Tensor | None:
-        return self.actor.init_hidden(batch)
-
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         out, hidden = self.actor.step(obs, hidden)
@@ -146,10 +131,7 @@ class SoftActorCritic(ReplayAlgorithm):
         alive_now = batch.alive[:, :-1]
         mask = (batch.filled.unsqueeze(-1) & alive_now).float()  # [B, T, n]
         taken = head.encode(batch.actions) * alive_now.unsqueeze(-1)
-        reward = batch.reward
-        if cfg.standardise_rewards:
-            self.reward_stats.update(reward[batch.filled])
-            reward = (reward - self.reward_stats.mean) / self.reward_stats.std
+        reward = self.rewards(batch)
         out, _ = self.actor.unroll(obs)  # [B, T+1, n, out]: steps 1.. give the soft values, 0..T-1 the actor loss
 
         # critics: both twins towards the soft target
@@ -199,22 +181,9 @@ class SoftActorCritic(ReplayAlgorithm):
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor.state_dict(),
-            "critics": self.critics.state_dict(),
-            "target_critics": self.target_critics.state_dict(),
-            "log_alpha": self.log_alpha.detach().clone(),
-            "actor_opt": self.actor_opt.state_dict(),
-            "critic_opt": self.critic_opt.state_dict(),
-            "alpha_opt": self.alpha_opt.state_dict(),
-            "reward_stats": self.reward_stats.state_dict(),
-            "updates": self.updates,
-        }
+        return {**super().state_dict(), "log_alpha": self.log_alpha.detach().clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("actor", "critics", "target_critics", "actor_opt", "critic_opt", "alpha_opt"):
-            getattr(self, name).load_state_dict(state[name])
+        super().load_state_dict(state)
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.reward_stats.load_state_dict(state["reward_stats"])
-        self.updates = int(state["updates"])
