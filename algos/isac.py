@@ -9,7 +9,8 @@ if the others were part of the env:
     actor:             minimise E_i[ alpha * log pi_i(a_i | o_i) - min_j Q_j(o_i, a_i) ]
     alpha:             tuned so that the policy's entropy approaches its target
 
-``E_i`` is exact over a categorical and one reparameterised sample of the squashed Gaussian.
+``E_i`` is exact over a categorical (the critic then gives one value per action, ``Q_i(o_i, .)``,
+discrete SAC's critic) and one reparameterised sample of the squashed Gaussian.
 ``others_actions`` has no effect, since no critic sees the other agents' actions.
 """
 

@@ -11,9 +11,9 @@ others' actions held at samples of their current policies:
     alpha:         tuned so that the policy's entropy approaches its target
 
 Acting is decentralised: agent i's action is a sample of ``pi_i(. | o_i)``, its mode in greedy play.
-BenchMARL's discrete MASAC values each agent's actions from the state alone, ``Q_i(s, .)``; this one
-gives the discrete critics the joint action too, as the continuous ones, and takes the exact
-expectation over the agent's own action with the others' sampled.
+For discrete actions a critic gives one value per own action, ``Q_i(s, a_-i, .)``, as discrete
+SAC's ``Q(s, .)``: BenchMARL's discrete MASAC conditions on the state alone, ``Q_i(s, .)``; this one
+on the other agents' actions too, as its continuous critics do.
 """
 
 from marlzoo.learning.critics import JointActionView

@@ -16,7 +16,7 @@ the temperature:
 
 The expectation comes from the action head (marlzoo.learning.heads): over a categorical it is
 exact, a sum over the available actions weighted by their probabilities, and H is the exact
-entropy; over the squashed Gaussian it is one reparameterised sample ``a = tanh(mean + std * eps)``
+entropy (the critics then give one value per own action, ``Q_j(x, a_-i, .)``, as in discrete SAC); over the squashed Gaussian it is one reparameterised sample ``a = tanh(mean + std * eps)``
 into the bounds, with its log-density corrected for the squash, and H is ``-log pi`` of that sample.
 The other agents' actions in agent i's joint action are samples from their current policies at
 ``x'``; in the actor loss they are those samples too (``others_actions: policy``, as BenchMARL's
