@@ -1,6 +1,7 @@
 """Action-value critics ``Q_i(x_i, actions)`` for the off-policy actor-critics (MADDPG, IDDPG, MASAC, ISAC).
 
-A critic is an :class:`~marlzoo.learning.nets.AgentNetwork` with one output, built by
+A critic is an :class:`~marlzoo.learning.nets.AgentNetwork` with one output (but see
+``per_action_values`` below), built by
 :func:`~marlzoo.learning.nets.build_network`; a *view* says what it sees, and evaluates it:
 
 * :class:`JointActionView`, centralised: ``Q_i(s, a_1, ..., a_n)``, the global state and every
