@@ -16,23 +16,23 @@ forward pass, what the critic and the env see; the gradient of the relaxed softm
 pass; greedy play takes the most likely available action), Box actions ``tanh`` of the actor's
 output mapped into the bounds, with Gaussian exploration noise clipped to them. The critic sees
 actions rescaled to [-1, 1]. Agents that are not alive contribute zero actions, and their steps no loss.
+What the critics see is a view (marlzoo.learning.critics): IDDPG (algos/iddpg.py) swaps this one,
+the state and the joint action, for the agent's own observation and action.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
+from marlzoo.learning.critics import OffPolicyActorCritic, check_schedule, masked_mean, soft_update
 from marlzoo.learning.heads import make_deterministic_head
-from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, build_network
-from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.learning.nets import AgentNetConfig, build_network
 from marlzoo.learning.qlearning import td_targets
 from marlzoo.training.buffers import EpisodeBatch
 
@@ -60,61 +60,30 @@ class MADDPGConfig:
     critic: AgentNetConfig = field(default_factory=lambda: AgentNetConfig(hidden=128))
 
     def __post_init__(self) -> None:
-        if self.update_every < 1:
-            raise ValueError(f"update_every must be at least 1, not {self.update_every}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], not {self.tau}")
+        check_schedule(self.update_every, self.tau)
 
 
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """``target <- (1 - tau) * target + tau * source``, parameter by parameter, in one fused call."""
-    with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
-
-
-class MADDPG(ReplayAlgorithm):
-    """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``."""
+class MADDPG(OffPolicyActorCritic):
+    """Deterministic actors trained through centralised critics ``Q_i(s, all actions)``
+    (the base's ``critic_view``, JointActionView; IDDPG's is OwnActionView)."""
 
     Config = MADDPGConfig
     action_kinds = ("discrete", "continuous")
+    checkpointed = ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt")
 
     def __init__(self, spec: EnvSpec, config: MADDPGConfig, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        N, A = spec.n_agents, spec.n_actions
         self.head = make_deterministic_head(spec, config.gumbel_temperature, config.noise_std, self.device)
-        self.actor = build_network(spec, config.agent, A).to(self.device)
-        self.critic = build_network(spec, config.critic, 1, source="state", extra_dim=N * A).to(self.device)
+        self.actor = build_network(spec, config.agent, spec.n_actions).to(self.device)
+        self.view = self.critic_view(spec, self.device)
+        self.critic = self.view.build(config.critic)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         fused = self.device.type == "cpu" or None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=fused)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=fused)
-        self.own_slot = torch.eye(N, dtype=torch.bool, device=self.device).unsqueeze(-1)  # [i, j, 1]: j == i
-        self.reward_stats = RunningMeanStd()
-        self.updates = 0
-
-    @property
-    def updates_per_episode(self) -> Fraction:
-        return Fraction(1, self.config.update_every)
-
-    # ----------------------------------------------------------------- actions as the critic sees them
-    def q_values(self, critic: AgentNetwork, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
-        """``Q_i`` ``[B, T, n]`` from ``state [B, T, S]`` and per-agent joint actions ``[B, T, n, n, A]``
-        (row i is the joint action that agent i's critic values)."""
-        N = self.spec.n_agents
-        s = state.unsqueeze(-2).expand(*state.shape[:-1], N, state.shape[-1])
-        q, _ = critic.unroll(s, extra=joint.flatten(-2))
-        return q.squeeze(-1)
-
-    def _same_for_all(self, joint: torch.Tensor) -> torch.Tensor:
-        """One joint action ``[..., n, A]`` as every agent's critic input ``[..., n, n, A]``."""
-        N = self.spec.n_agents
-        return joint.unsqueeze(-3).expand(*joint.shape[:-2], N, *joint.shape[-2:])
 
     # ----------------------------------------------------------------- acting
-    def init_hidden(self, batch: int) -> torch.Tensor | None:
-        return self.actor.init_hidden(batch)
-
     @torch.no_grad()
     def act(self, obs, avail, hidden, *, explore: bool, t_env: int):
         out, hidden = self.actor.step(obs, hidden)
@@ -126,20 +95,18 @@ class MADDPG(ReplayAlgorithm):
         alive_now, alive_next = batch.alive[:, :-1], batch.alive[:, 1:]
         mask = (batch.filled.unsqueeze(-1) & alive_now).float()  # [B, T, n]
         taken = head.encode(batch.actions) * alive_now.unsqueeze(-1)
-        reward = batch.reward
-        if cfg.standardise_rewards:
-            self.reward_stats.update(reward[batch.filled])
-            reward = (reward - self.reward_stats.mean) / self.reward_stats.std
+        reward = self.rewards(batch)
 
         # critic: TD towards the target actors' joint action at s'
         with torch.no_grad():
             target_out, _ = self.target_actor.unroll(obs)
             next_joint = head.relaxed(target_out[:, 1:], batch.avail[:, 1:])
             next_joint = next_joint * alive_next.unsqueeze(-1)
-            next_q = self.q_values(self.target_critic, batch.state[:, 1:], self._same_for_all(next_joint))
+            next_q = self.view.q(self.target_critic, self.view.inputs(obs[:, 1:], batch.state[:, 1:]), next_joint)
             targets = td_targets(reward, batch.terminated, next_q * alive_next, cfg.gamma)
-        q = self.q_values(self.critic, batch.state[:, :-1], self._same_for_all(taken))
-        critic_loss = ((q - targets).pow(2) * mask).sum() / mask.sum().clamp_min(1.0)
+        x = self.view.inputs(obs[:, :-1], batch.state[:, :-1])
+        q = self.view.q(self.critic, x, taken)
+        critic_loss = masked_mean((q - targets).pow(2), mask)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         critic_norm = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip, foreach=True)
@@ -150,10 +117,9 @@ class MADDPG(ReplayAlgorithm):
         out = out[:, :-1]
         own = head.relaxed(out, batch.avail[:, :-1]) * alive_now.unsqueeze(-1)
         others = taken if cfg.others_actions == "buffer" else own.detach()
-        joint = torch.where(self.own_slot, own.unsqueeze(-3), others.unsqueeze(-3))  # [B, T, i, j, A]
         self.critic.requires_grad_(False)  # the actor loss trains the actors only: skip the critic's weight grads
-        q_pi = self.q_values(self.critic, batch.state[:, :-1], joint)
-        actor_loss = -(q_pi * mask).sum() / mask.sum().clamp_min(1.0)
+        q_pi = self.view.q(self.critic, x, others, own=own)
+        actor_loss = -masked_mean(q_pi, mask)
         reg = head.penalty(out, batch.avail[:, :-1]) if cfg.logit_reg > 0 else None
         if reg is not None:
             actor_loss = actor_loss + cfg.logit_reg * (reg * mask).sum() / mask.sum().clamp_min(1.0)
@@ -174,22 +140,3 @@ class MADDPG(ReplayAlgorithm):
             "loss/critic_grad_norm": float(critic_norm),
             "loss/actor_grad_norm": float(actor_norm),
         }
-
-    # ----------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "target_actor": self.target_actor.state_dict(),
-            "target_critic": self.target_critic.state_dict(),
-            "actor_opt": self.actor_opt.state_dict(),
-            "critic_opt": self.critic_opt.state_dict(),
-            "reward_stats": self.reward_stats.state_dict(),
-            "updates": self.updates,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("actor", "critic", "target_actor", "target_critic", "actor_opt", "critic_opt"):
-            getattr(self, name).load_state_dict(state[name])
-        self.reward_stats.load_state_dict(state["reward_stats"])
-        self.updates = int(state["updates"])

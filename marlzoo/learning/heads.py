@@ -10,6 +10,12 @@ Stochastic heads (:class:`ActionHead`):
   * :class:`SquashedGaussian`: ``u ~ N(out, exp(log_std))`` squashed into the bounds,
     ``a = centre + half * tanh(u)``, with a learnt state-independent ``log_std`` of its own. The
     buffer keeps ``u``; log-probabilities include the change of variables; greedy is ``u = out``.
+    :class:`StateSquashedGaussian` is the same with the log-std read from the actor's output too.
+
+For the soft actor-critics, a stochastic head also gives the terms of an expectation under the
+policy (:meth:`ActionHead.expectation_terms`: every available action with its probability, or
+one reparameterised sample), actions as a critic sees them (:meth:`ActionHead.encode`), and the
+target entropy of its action space (:meth:`ActionHead.target_entropy`).
 
 Deterministic heads (:class:`DeterministicHead`), for policies trained through a critic:
   * :class:`GumbelOneHot`: one-hot actions from the straight-through Gumbel-softmax.
@@ -19,6 +25,7 @@ Deterministic heads (:class:`DeterministicHead`), for policies trained through a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +44,31 @@ from marlzoo.learning.distributions import (
 )
 
 
+class ExpectationTerms(NamedTuple):
+    """An expectation under the policy, ``E_pi[f(a)] = sum_k weights_k * f(actions_k)``, per agent.
+
+    ``actions [..., n, K, A]`` as critic input, ``weights [..., n, K]`` (summing to 1 over K) and
+    ``log_probs [..., n, K]`` (``log pi(actions_k)``; 0 where the weight is exactly 0), all
+    differentiable in the actor's output; ``sample [..., n, A]`` is one action drawn from the policy,
+    as critic input.
+    """
+
+    actions: torch.Tensor
+    weights: torch.Tensor
+    log_probs: torch.Tensor
+    sample: torch.Tensor
+
+
 class ActionHead(nn.Module, ABC):
     """A stochastic policy's action distribution over the actor's output (see the module docstring).
 
     Its parameters (a Gaussian's ``log_std``) belong to the actor: optimise ``head.parameters()``
     with it, and save ``head.state_dict()`` with it.
     """
+
+    # True if expectation_terms runs over every action, in order, as one-hots: a critic can then
+    # give one value per action instead of taking the action as an input
+    enumerates_actions = False
 
     def __init__(self, out_dim: int) -> None:
         super().__init__()
@@ -65,6 +91,20 @@ class ActionHead(nn.Module, ABC):
     def uniform(self, avail: torch.Tensor) -> torch.Tensor:
         """Uniformly random env actions for ``avail [B, n_agents, n_actions]``: random play."""
 
+    @abstractmethod
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        """Env actions as a critic sees them ``[..., n_agents, n_actions]``: one-hot, or in [-1, 1]."""
+
+    @abstractmethod
+    def expectation_terms(self, out: torch.Tensor, avail: torch.Tensor) -> ExpectationTerms:
+        """The terms of an expectation under the policy (see :class:`ExpectationTerms`)."""
+
+    @abstractmethod
+    def target_entropy(self, avail: torch.Tensor, discrete_weight: float, per_dimension: float) -> torch.Tensor:
+        """A soft actor-critic's target entropy per agent (broadcasting against ``avail [..., n, A]``'s
+        ``[..., n]``): ``discrete_weight`` times the uniform policy's entropy for a categorical,
+        ``per_dimension`` nats per action dimension, on the action rescaled to [-1, 1], for a Box."""
+
     def log_info(self) -> dict[str, float]:
         """Scalars worth logging about the head itself (the Gaussian's mean std)."""
         return {}
@@ -72,6 +112,8 @@ class ActionHead(nn.Module, ABC):
 
 class MaskedCategorical(ActionHead):
     """A categorical over the available actions; unavailable ones get probability exactly 0."""
+
+    enumerates_actions = True
 
     def act(self, out, avail, explore):
         logits = masked_logits(out, avail)
@@ -88,6 +130,20 @@ class MaskedCategorical(ActionHead):
         # The argmax of uniform scores over the available actions is a uniform choice among them.
         return torch.rand(avail.shape, device=avail.device).masked_fill_(~avail, -1.0).argmax(dim=-1)
 
+    def encode(self, actions):
+        return F.one_hot(actions, self.out_dim).float()
+
+    def expectation_terms(self, out, avail):
+        """Exact: every action, weighted by its probability (unavailable ones by exactly 0)."""
+        logits = masked_logits(out, avail)
+        weights = F.softmax(logits, dim=-1)
+        log_probs = F.log_softmax(logits, dim=-1).masked_fill(~avail, 0.0)
+        every = torch.eye(self.out_dim, device=out.device).expand(*out.shape, self.out_dim)
+        return ExpectationTerms(every, weights, log_probs, self.encode(categorical_sample(logits)))
+
+    def target_entropy(self, avail, discrete_weight, per_dimension):
+        return discrete_weight * avail.sum(-1).clamp_min(1).float().log()
+
 
 class SquashedGaussian(ActionHead):
     """A Gaussian in the unbounded space, squashed into the Box bounds by ``tanh``."""
@@ -97,30 +153,74 @@ class SquashedGaussian(ActionHead):
         self.bounds = ActionBounds(spec, device)
         self.log_std = nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device))
 
+    def mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian's mean and log-std, from the actor's output."""
+        return out, self.log_std
+
     def act(self, out, avail, explore):
-        u = out + torch.randn_like(out) * self.log_std.exp() if explore else out
+        mean, log_std = self.mean_log_std(out)
+        u = mean + torch.randn_like(mean) * log_std.exp() if explore else mean
         return self.bounds.squash(u), u
 
     def log_prob(self, out, avail, actions):
-        return squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
+        mean, log_std = self.mean_log_std(out)
+        return squashed_gaussian_log_prob(actions, mean, log_std, self.bounds)
 
     def log_prob_entropy(self, out, avail, actions):
         log_prob = self.log_prob(out, avail, actions)
-        return log_prob, gaussian_entropy(self.log_std, self.bounds).expand_as(log_prob)
+        return log_prob, gaussian_entropy(self.mean_log_std(out)[1], self.bounds).expand_as(log_prob)
 
     def uniform(self, avail):
         low, high = self.bounds.low, self.bounds.high
         unit = torch.rand(*avail.shape[:2], low.shape[-1], device=low.device)
         return low + (high - low) * unit
 
+    def encode(self, actions):
+        return self.bounds.to_unit(actions)
+
+    def expectation_terms(self, out, avail):
+        """One reparameterised sample ``u = mean + std * eps``, weight 1, with its exact log-density."""
+        mean, log_std = self.mean_log_std(out)
+        u = mean + torch.randn_like(mean) * log_std.exp()
+        log_prob = squashed_gaussian_log_prob(u, mean, log_std, self.bounds).unsqueeze(-1)
+        unit = torch.tanh(u) * self.bounds.dims_f
+        return ExpectationTerms(unit.unsqueeze(-2), torch.ones_like(log_prob), log_prob, unit)
+
+    def target_entropy(self, avail, discrete_weight, per_dimension):
+        # The log-probabilities are of the env's actions: rescaling [-1, 1] to [low, high] adds log(half).
+        return ((per_dimension + self.bounds.log_half) * self.bounds.dims_f).sum(-1)
+
     def log_info(self) -> dict[str, float]:
         return {"action_std": float(self.log_std.detach().exp().mean())}
 
 
-def make_action_head(spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu") -> ActionHead:
-    """The stochastic head for the env's actions: a masked categorical, or a squashed Gaussian."""
+class StateSquashedGaussian(SquashedGaussian):
+    """:class:`SquashedGaussian` with a state-dependent std, as in SAC: the actor outputs the mean and
+    the log-std (``out [..., 2 * D]``), and ``log_std = clamp(out[..., D:] + log_std_init, -20, 2)``."""
+
+    LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+    def __init__(self, spec: EnvSpec, log_std_init: float = 0.0, device: str | torch.device = "cpu") -> None:
+        ActionHead.__init__(self, 2 * spec.n_actions)
+        self.bounds = ActionBounds(spec, device)
+        self.log_std_init = log_std_init
+
+    def mean_log_std(self, out):
+        mean, raw = out.chunk(2, dim=-1)
+        return mean, (raw + self.log_std_init).clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def log_info(self) -> dict[str, float]:
+        return {}
+
+
+def make_action_head(spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu",
+                     state_dependent_std: bool = False) -> ActionHead:
+    """The stochastic head for the env's actions: a masked categorical, or a squashed Gaussian (whose
+    log-std is a parameter of its own, or with ``state_dependent_std`` read from the actor's output)."""
     if spec.action_kind == "discrete":
         return MaskedCategorical(spec.n_actions).to(device)
+    if state_dependent_std:
+        return StateSquashedGaussian(spec, log_std_init, device)
     return SquashedGaussian(spec, log_std_init, device)
 
 
