@@ -53,6 +53,29 @@ CASES = [
      "raised RuntimeError in its step (step 3 of an episode, copy 0): the physics exploded"),
     ("an alias bomb through --set", ["--set", "env.kwargs.x={" + BOMB.strip().replace("\n", ", ") + "}"], {},
      "--set env.kwargs.x expands to more than"),
+    # zero, negative or non-finite sizes and rates (marlzoo/ranges.py)
+    ("a zero batch size", ["--algo", "qmix", "--set", "algo.batch_size=0"], {},
+     "config key 'algo.batch_size' must be at least 1, not 0 (from the command line)"),
+    ("a negative replay buffer", ["--algo", "vdn", "--set", "algo.buffer_size=-5"], {}, "'algo.buffer_size' must be at least 1, not -5"),
+    ("a negative learning rate", ["--algo", "mappo", "--set", "algo.lr=-1e-3"], {}, "'algo.lr' must be greater than 0, not -0.001"),
+    ("a NaN learning rate", ["--algo", "qmix", "--set", "algo.lr=.nan"], {}, "'algo.lr' must be greater than 0, not nan"),
+    ("a zero rollout length", ["--algo", "mappo", "--set", "algo.rollout_length=0"], {}, "'algo.rollout_length' must be at least 1"),
+    ("zero epochs", ["--algo", "ippo", "--set", "algo.epochs=0"], {}, "'algo.epochs' must be at least 1, not 0"),
+    ("a zero hidden size", ["--algo", "qmix", "--set", "algo.agent.hidden=0"], {}, "'algo.agent.hidden' must be at least 1"),
+    ("a zero critic width", ["--algo", "maddpg", "--set", "algo.critic.hidden=0"], {}, "'algo.critic.hidden' must be at least 1"),
+    ("a zero CNN channel", ["--algo", "qmix", "--set", "algo.agent.encoder.channels=[16, 0, 32]"], {},
+     "'algo.agent.encoder.channels' each entry must be at least 1, not (16, 0, 32)"),
+    ("a discount above 1", ["--algo", "vdn", "--set", "algo.gamma=1.5"], {}, "'algo.gamma' must be in [0, 1], not 1.5"),
+    ("an epsilon below 0", ["--algo", "idqn", "--set", "algo.epsilon_finish=-0.1"], {}, "'algo.epsilon_finish' must be in [0, 1]"),
+    ("an infinite epsilon", ["--algo", "qmix", "--set", "algo.epsilon_start=.inf"], {}, "'algo.epsilon_start' must be in [0, 1], not inf"),
+    ("a zero target-update interval", ["--algo", "qtran", "--set", "algo.target_update_interval=0"], {},
+     "'algo.target_update_interval' must be at least 1"),
+    ("a NaN where no range is declared", ["--algo", "mappo", "--set", "algo.log_std_init=.nan"], {},
+     "'algo.log_std_init' must be a finite number, not nan"),
+    ("zero env copies", ["--set", "n_envs=0"], {}, "config key 'n_envs' must be at least 1, not 0"),
+    ("zero test episodes from a config file", ["--config", "{tmp}/zero.yaml"], {"zero.yaml": "test_episodes: 0\n"},
+     "config key 'test_episodes' must be at least 1, not 0 (from {tmp}/zero.yaml)"),
+    ("a negative episode limit", ["--set", "env.episode_limit=-1"], {}, "'env.episode_limit' must be at least 1, not -1"),
 ]
 
 
@@ -72,7 +95,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, cli, what, args, file
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("marlzoo: error: "), result.stderr
-    assert expected in lines[0], lines[0]
+    assert expected.replace("{tmp}", str(tmp_path)) in lines[0], lines[0]
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
     assert not runs.exists() or not any(runs.iterdir()), "a refused run leaves nothing behind"
 
@@ -84,3 +107,42 @@ def test_the_traceback_variable_prints_the_env_codes_own_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" in result.stderr and 'raise RuntimeError("the physics exploded")' in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("marlzoo: error: env 'tests.envs_for_tests:failing_env'")
+
+
+def test_a_plugin_config_declares_its_own_ranges_in_field_metadata():
+    from dataclasses import dataclass, field
+
+    from marlzoo import ReplayAlgorithm, register_algo
+    from marlzoo.config import load_config
+    from marlzoo.errors import UserError
+    from marlzoo.ranges import RANGE, Range
+
+    @dataclass
+    class Config:
+        temperature: float = field(default=0.5, metadata={RANGE: Range(0, 1, low_open=True)})  # a key of its own
+        gamma: float = field(default=0.99, metadata={RANGE: Range(0, 2)})  # a common key, allowed wider here
+        lr: float = 1e-3  # a common key with the common range
+
+    @register_algo("test_only_ranged")
+    class Ranged(ReplayAlgorithm):
+        def act(self, obs, avail, hidden, *, explore, t_env):
+            raise NotImplementedError
+
+        def update(self, batch, t_env):
+            return {}
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    Ranged.Config = Config
+    load = lambda *sets: load_config("test_only_ranged", "simple_spread", sets=list(sets))  # noqa: E731
+    with pytest.raises(UserError, match=r"'algo.temperature' must be in \(0, 1\], not 0.0"):
+        load("algo.temperature=0")
+    with pytest.raises(UserError, match=r"'algo.lr' must be greater than 0, not 0.0"):
+        load("algo.lr=0")
+    assert load("algo.gamma=1.5", "algo.temperature=1").algo.gamma == 1.5
+    with pytest.raises(UserError, match=r"'algo.gamma' must be in \[0, 2\]"):
+        load("algo.gamma=2.5")
