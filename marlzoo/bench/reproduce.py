@@ -29,7 +29,8 @@ from typing import Any, Callable
 import marlzoo
 from marlzoo.config import build_run_config, merge
 from marlzoo.errors import UserError
-from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, TableStore, cache_key
+from marlzoo.bench.fingerprint import code_changes, code_fingerprint
+from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, CellState, TableStore, cache_key, cells_of
 from marlzoo.bench.tables import Cell, TableSpec, check_support, load_table
 
 # ------------------------------------------------------------------------------ the worker side
@@ -44,6 +45,7 @@ class CellTask:
     run_id: str
     scratch: str | None  # parent of the run directory; None: a temp dir on the worker's host
     keep_checkpoint: bool = False
+    code: dict[str, Any] = field(default_factory=dict)  # the driver's code fingerprint of the cell
 
 
 def worker_init() -> None:
@@ -75,6 +77,11 @@ def run_cell(task: CellTask) -> dict[str, Any]:
             f"cell {task.cell}: this worker resolves the config to key {key}, the driver to {task.key}; "
             f"install the same marlzoo ({marlzoo.__version__} here) and algorithm plugins on every worker"
         )
+    code = code_fingerprint(config.algo_name)
+    changes = code_changes(task.code, code)
+    if changes:
+        raise UserError(f"cell {task.cell}: this worker runs other code than the driver ({', '.join(changes)}); "
+                        "install the same marlzoo and algorithm plugins on every worker, and do not edit them mid-table")
     scratch = Path(task.scratch) if task.scratch else Path(tempfile.mkdtemp(prefix="marlzoo-cell-"))
     scratch.mkdir(parents=True, exist_ok=True)
     run_dir = new_run_dir(scratch, config, task.run_id)
@@ -86,6 +93,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "wall_clock_s": info["wall_clock_s"],
         "final_test_return": info.get("final_metrics", {}).get("test/return_mean"),
+        "code": code,
     }
     if task.keep_checkpoint:
         result["files"][CHECKPOINT] = checkpoint.read_bytes()
@@ -234,17 +242,34 @@ class Report:
     spec: TableSpec
     total: int
     cached: int
+    unfingerprinted: int = 0  # cached cells made before code fingerprints
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # cells the written table lacks
 
 
-def plan(spec: TableSpec, store: TableStore, rerun: bool = False) -> tuple[list[tuple[Cell, str]], list[tuple[Cell, str]]]:
-    """The cells to run and the cells already cached, each with its key (``rerun``: none is cached)."""
+@dataclass
+class Planned:
+    """A cell of the table, its cache key and code fingerprint, and whether and why it is cached."""
+
+    cell: Cell
+    key: str
+    code: dict[str, Any]
+    state: CellState
+
+
+def plan(spec: TableSpec, store: TableStore, rerun: bool = False, rerun_unfingerprinted: bool = False
+         ) -> tuple[list[Planned], list[Planned]]:
+    """The cells to run and the cells already cached (``rerun``: none is cached; ``rerun_unfingerprinted``:
+    none made before code fingerprints is)."""
     todo, cached = [], []
     for cell in spec.cells:
-        key = cache_key(cell.config)
-        (cached if not rerun and store.is_done(cell, key, spec.keep_checkpoints) else todo).append((cell, key))
+        key, code = cache_key(cell.config), code_fingerprint(cell.config.algo_name)
+        state = store.state(cell, key, code, spec.keep_checkpoints, rerun_unfingerprinted)
+        if rerun and state.cached:
+            state = CellState(False, "--rerun")
+        (cached if state.cached else todo).append(Planned(cell, key, code, state))
     return todo, cached
 
 
@@ -273,12 +298,14 @@ def reproduce(
     fmt: str = "png",
     dpi: int = 100,
     keep_checkpoints: bool = False,
+    rerun_unfingerprinted: bool = False,
 ) -> Report:
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv``, ``.marl_eval.json`` and
     the learning curves (``fmt``: png, svg or pdf, at ``dpi``).
 
     ``keep_checkpoints`` keeps each cell's final ``checkpoint.pt``, as the spec's ``keep_checkpoints``
-    does; a cached cell without one runs again to write it.
+    does; a cached cell without one runs again to write it. ``rerun`` runs every cell again;
+    ``rerun_unfingerprinted`` those cached before ``cell.json`` recorded the code that made them.
     """
     from rich.console import Console
 
@@ -298,16 +325,18 @@ def reproduce(
     check_support(spec)
     store = TableStore(out, spec.name)
     if dry_run:
-        todo, cached = plan(spec, store, rerun)
-        for cell, key in todo:
-            console.print(f"would run {cell.name} (key {key})")
-        return Report(spec, len(spec.cells), len(cached), ran=[c.name for c, _ in todo])
+        todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+        for p in sorted(todo + cached, key=lambda p: spec.cells.index(p.cell)):
+            line = (f"cached {p.cell.name}{'' if p.state.fingerprinted else ' (made before code fingerprints)'}"
+                    if p.state.cached else f"would run {p.cell.name}: {p.state.reason}")
+            console.print(f"{line} (key {p.key})", markup=False, highlight=False, soft_wrap=True)
+        return Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached), ran=[p.cell.name for p in todo])
 
     store.open()
     try:
-        todo, cached = plan(spec, store, rerun)
-        report = Report(spec, len(spec.cells), len(cached))
-        console.print(f"table {spec.name}: {len(spec.cells)} cells, {len(cached)} cached, {len(todo)} to run "
+        todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+        report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
+        console.print(f"table {spec.name}: {len(spec.cells)} cells, {cached_words(report)}, {len(todo)} to run "
                       f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
         if todo:
             note = _wandb_offline_note(spec, store, todo, wandb_mode)
@@ -315,16 +344,30 @@ def reproduce(
                 console.print(note, markup=False, highlight=False, soft_wrap=True)
             _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
         report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
+        done = {cell.name for cell, _ in cells_of(spec, store)}
+        report.missing = [cell.name for cell in spec.cells if cell.name not in done]
     finally:
         store.close()
     return report
 
 
-def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[tuple[Cell, str]], wandb_mode: str | None) -> str | None:
+def _unfingerprinted(cached: list[Planned]) -> int:
+    return sum(not p.state.fingerprinted for p in cached)
+
+
+def cached_words(report: Report) -> str:
+    """``N cached``, and how many of them were made before code fingerprints."""
+    if not report.unfingerprinted:
+        return f"{report.cached} cached"
+    return (f"{report.cached} cached ({report.unfingerprinted} made before code fingerprints; "
+            "--rerun-unfingerprinted runs them again)")
+
+
+def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[Planned], wandb_mode: str | None) -> str | None:
     """The line that says, once for the table, that its cells log to W&B offline, where, and how to upload."""
     from marlzoo.training.metrics import display_path, resolve_wandb_mode
 
-    if not any(resolve_wandb_mode(wandb_mode or cell.config.wandb.mode) == "offline" for cell, _ in todo):
+    if not any(resolve_wandb_mode(wandb_mode or p.cell.config.wandb.mode) == "offline" for p in todo):
         return None
     cells = display_path(store.root)
     return (f"W&B logs offline: each cell's run goes to {cells}/<algo>/<env>/seed<k>/wandb/ (a cluster worker's "
@@ -332,19 +375,21 @@ def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[tuple[Cel
             f"wandb sync {cells}/*/*/seed*/wandb/offline-run-*")
 
 
-def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple[Cell, str]],
+def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[Planned],
                wandb_mode: str | None, report: Report, console: Any, workers: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     local = not getattr(runner, "address", None)
     cells = {}
     tasks = []
-    for cell, key in todo:
+    for p in todo:
+        cell = p.cell
         config = cell.config.to_dict()
         if wandb_mode:
             config["wandb"]["mode"] = wandb_mode
-        task = CellTask(spec.name, cell.name, key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
-                        scratch=str(store.scratch.resolve()) if local else None, keep_checkpoint=spec.keep_checkpoints)
+        task = CellTask(spec.name, cell.name, p.key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
+                        scratch=str(store.scratch.resolve()) if local else None, keep_checkpoint=spec.keep_checkpoints,
+                        code=p.code)
         cells[task.cell] = cell
         tasks.append(task)
     meta = {"marlzoo_version": marlzoo.__version__, "backend": runner.name, "workers": workers}
@@ -366,7 +411,8 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
                 progress.console.print(f"[red]failed[/red] {task.cell}: {text}")
             else:
                 when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                store.commit(cell, task.key, task.scratch, result, {**meta, "host": result["host"], "completed_at": when})
+                store.commit(cell, task.key, task.scratch, result,
+                             {**meta, "host": result["host"], "completed_at": when, "code": result["code"]})
                 report.ran.append(task.cell)
                 ret = result["final_test_return"]
                 progress.console.print(f"done {task.cell}: final test return "
