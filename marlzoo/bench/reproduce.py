@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import marlzoo
 from marlzoo.config import build_run_config, merge
-from marlzoo.errors import UserError
+from marlzoo.errors import TRACEBACK_VARIABLE, UserError
 from marlzoo.bench.fingerprint import code_changes, code_fingerprint
 from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, CellState, TableStore, cache_key, cells_of
 from marlzoo.bench.tables import Cell, TableSpec, check_support, load_table
@@ -84,6 +84,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
                         "install the same marlzoo and algorithm plugins on every worker, and do not edit them mid-table")
     scratch = Path(task.scratch) if task.scratch else Path(tempfile.mkdtemp(prefix="marlzoo-cell-"))
     scratch.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch / task.run_id, ignore_errors=True)  # an earlier attempt's, on a worker that died
     run_dir = new_run_dir(scratch, config, task.run_id)
     info = Trainer(config, run_dir, show_progress=False).train()
     checkpoint = run_dir / CHECKPOINT
@@ -108,6 +109,26 @@ def run_cell(task: CellTask) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ backends
 OnResult = Callable[[CellTask, "dict[str, Any] | BaseException"], None]
+WORKER_RETRIES = 2  # a cell whose worker dies (a kill, out of memory, a lost node) runs again this many times
+
+
+class CellFailed(Exception):
+    """A cell that did not finish, in one line; ``detail`` holds the traceback, if any, for MARLZOO_TRACEBACK."""
+
+    def __init__(self, line: str, detail: str = "") -> None:
+        super().__init__(line)
+        self.detail = detail
+
+
+def failure(error: BaseException, detail: str | None = None) -> CellFailed | UserError:
+    """A backend's error as one line: a :class:`UserError` as it is, anything else by its type and
+    first line, keeping ``detail`` (by default its traceback)."""
+    if isinstance(error, (CellFailed, UserError)):
+        return error
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if detail is None:
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__)).strip()
+    return CellFailed(f"{type(error).__name__}{f': {first}' if first else ''}", detail)
 
 
 class LocalBackend:
@@ -139,8 +160,8 @@ class LocalBackend:
                 if deaths[task.cell] < self.max_pool_deaths:
                     todo.append(task)
                 else:
-                    on_result(task, BrokenProcessPool(f"a worker died {deaths[task.cell]} times while this cell was "
-                                                      f"queued or running (killed from outside, or out of memory?): {error}"))
+                    on_result(task, CellFailed(f"a worker died {deaths[task.cell]} times while this cell was queued or "
+                                               f"running (killed from outside, or out of memory?): {error}"))
 
     def _run_pool(self, tasks: list[CellTask], on_result: OnResult) -> list[tuple[CellTask, BaseException]]:
         """Run ``tasks`` in a fresh pool; returns the tasks a broken pool left unfinished."""
@@ -192,7 +213,22 @@ class RayBackend:
                          configure_logging=False)
         except Exception as exc:  # a bad address, a cluster that is down, a missing auth token
             raise UserError(f"could not start or reach Ray{f' at {self.address}' if self.address else ''}: {exc}") from None
+        self._quiet_raylet()
         return self
+
+    @staticmethod
+    def _quiet_raylet() -> None:
+        """Keep the raylet's messages (a worker died, a task will be retried: paragraphs each) off the
+        console, which gets one line per failed cell instead; MARLZOO_TRACEBACK=1 lets them through.
+        Ray prints them from a driver thread through ``ray._private.worker.print_to_stdstream``."""
+        if os.environ.get(TRACEBACK_VARIABLE):
+            return
+        try:
+            import ray._private.worker as ray_worker
+        except ImportError:
+            return
+        if hasattr(ray_worker, "print_to_stdstream"):
+            ray_worker.print_to_stdstream = lambda data, ignore_prefix=False: None
 
     def __exit__(self, *exc: Any) -> None:
         import ray
@@ -202,7 +238,9 @@ class RayBackend:
     def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
         import ray
 
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_cell)
+        # Ray reruns a task whose worker process died, up to max_retries times; an exception raised by
+        # the cell's own code is not retried (it would only raise again).
+        remote = ray.remote(num_cpus=1, max_retries=WORKER_RETRIES, retry_exceptions=False)(_ray_cell)
         pending = {remote.remote(task): task for task in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -210,10 +248,14 @@ class RayBackend:
                 task = pending.pop(ref)
                 try:
                     result: dict[str, Any] | BaseException = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    result = exc.cause if isinstance(exc.cause, UserError) else exc.as_instanceof_cause()
-                except Exception as exc:  # a worker died, the cluster went away
-                    result = exc
+                except ray.exceptions.RayTaskError as exc:  # the cell's code raised: its traceback is in str(exc)
+                    result = failure(exc.cause, str(exc))
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
+                        ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
+                    result = CellFailed(f"its Ray worker died {WORKER_RETRIES + 1} times (killed from outside, out of "
+                                        f"memory, or a lost node): {type(exc).__name__}", str(exc))
+                except Exception as exc:  # the cluster went away, and the like
+                    result = failure(exc)
                 on_result(task, result)
 
 
@@ -377,6 +419,7 @@ def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[Planned],
 
 def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[Planned],
                wandb_mode: str | None, report: Report, console: Any, workers: int) -> None:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     local = not getattr(runner, "address", None)
@@ -403,12 +446,15 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[Plann
         def on_result(task: CellTask, result: dict[str, Any] | BaseException) -> None:
             cell = cells[task.cell]
             if isinstance(result, BaseException):
-                if isinstance(result, UserError):
-                    text = str(result)
-                else:
-                    text = "".join(traceback.format_exception(type(result), result, result.__traceback__)).strip()
+                error = failure(result)
+                detail = getattr(error, "detail", "")
+                if detail and os.environ.get(TRACEBACK_VARIABLE):
+                    progress.console.print(detail, markup=False, highlight=False)
+                text = str(error) + (f" ({TRACEBACK_VARIABLE}=1 shows the details)" if detail and not
+                                     os.environ.get(TRACEBACK_VARIABLE) else "")
                 report.failed[task.cell] = text
-                progress.console.print(f"[red]failed[/red] {task.cell}: {text}")
+                progress.console.print(f"[red]failed[/red] {escape(task.cell)}: {escape(text)}", highlight=False,
+                                       soft_wrap=True)
             else:
                 when = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 store.commit(cell, task.key, task.scratch, result,
