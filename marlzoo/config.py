@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from marlzoo.errors import UserError
-from marlzoo.ranges import out_of_range
+from marlzoo.ranges import POSITIVE, RANGE, out_of_range
 from marlzoo.suggest import closest
 
 
@@ -62,6 +62,8 @@ class WandbConfig:
     project: str = "marlzoo"
     entity: str | None = None
     group: str | None = None
+    # seconds an online run waits for W&B's server before it logs offline (not in cache keys: no wandb key is)
+    init_timeout: float = field(default=15.0, metadata={RANGE: POSITIVE})
 
 
 @dataclass(kw_only=True)
