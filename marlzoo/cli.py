@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -220,6 +221,14 @@ COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "reproduce": 
             "compare": _cmd_compare}
 
 
+def out_of_memory(exc: BaseException) -> str:
+    """The line for an allocation that failed (a MemoryError, or torch's "can't allocate memory")."""
+    size = re.search(r"allocate (\d+) bytes", str(exc))
+    what = f"could not allocate {int(size.group(1)) / 1e9:,.1f} GB" if size else "ran out of memory"
+    return (f"{what}; make the replay buffer (algo.buffer_size), episodes (env.episode_limit), env copies "
+            "(n_envs) or networks (algo.agent.hidden) smaller")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -228,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(TRACEBACK_VARIABLE) and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         print(f"marlzoo: error: {exc}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "can't allocate memory" not in str(exc):
+            raise
+        print(f"marlzoo: error: {out_of_memory(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("marlzoo: interrupted", file=sys.stderr)

@@ -42,13 +42,20 @@ class Range:
     def describe(self) -> str:
         if self.text:
             return self.text
+        low, high = _number(self.low), _number(self.high)
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
         if self.low is not None:
-            return f"{'greater than' if self.low_open else 'at least'} {self.low:g}"
+            return f"{'greater than' if self.low_open else 'at least'} {low}"
         if self.high is not None:
-            return f"{'less than' if self.high_open else 'at most'} {self.high:g}"
+            return f"{'less than' if self.high_open else 'at most'} {high}"
         return "a finite number"
+
+
+def _number(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 AT_LEAST_1 = Range(1)
@@ -61,7 +68,7 @@ COMMON: dict[str, Range] = {
     # run settings
     "seed": SEED, "steps": AT_LEAST_1, "n_envs": AT_LEAST_1, "log_interval": AT_LEAST_1,
     "test_interval": AT_LEAST_1, "test_episodes": AT_LEAST_1, "checkpoint_interval": AT_LEAST_1,
-    "torch_threads": AT_LEAST_1, "episode_limit": AT_LEAST_1,
+    "torch_threads": Range(1, 1024), "episode_limit": AT_LEAST_1,
     # learning rates, discounts and the like
     "lr": POSITIVE, "critic_lr": POSITIVE, "alpha": Range(0, 1, low_open=True), "gamma": UNIT, "gae_lambda": UNIT,
     "tau": Range(0, 1, low_open=True), "grad_clip": POSITIVE, "clip": POSITIVE, "value_clip": NON_NEGATIVE,
@@ -88,8 +95,10 @@ def out_of_range(f: dataclasses.Field, value: Any) -> str | None:
     """Why ``value`` (already of the field's type) is not allowed for ``f``, or None if it is.
     A tuple or list is checked entry by entry; None and non-numbers pass."""
     allowed = range_of(f) or Range()
+    each = "each entry " if isinstance(value, (tuple, list)) else ""
     for item in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(item, int) and not isinstance(item, bool) and not -2**63 <= item < 2**63:
+            return f"{each}must fit in 64 bits (torch and numpy take no larger integer)"
         if isinstance(item, (int, float)) and not isinstance(item, bool) and not allowed.allows(item):
-            each = "each entry " if isinstance(value, (tuple, list)) else ""
             return f"{each}must be {allowed.describe()}"
     return None

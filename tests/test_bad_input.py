@@ -76,22 +76,59 @@ CASES = [
     ("zero test episodes from a config file", ["--config", "{tmp}/zero.yaml"], {"zero.yaml": "test_episodes: 0\n"},
      "config key 'test_episodes' must be at least 1, not 0 (from {tmp}/zero.yaml)"),
     ("a negative episode limit", ["--set", "env.episode_limit=-1"], {}, "'env.episode_limit' must be at least 1, not -1"),
+    ("an episode limit past 64 bits", ["--set", "env.episode_limit=100000000000000000000000"], {},
+     "'env.episode_limit' must fit in 64 bits"),
+    ("--steps past 64 bits", ["--steps", "1" + "0" * 30], {}, "config key 'steps' must fit in 64 bits"),
+    ("a hundred thousand torch threads", ["--set", "torch_threads=100000"], {}, "'torch_threads' must be in [1, 1024]"),
+    ("a replay buffer of 60 TB", ["--algo", "qmix", "--set", "algo.buffer_size=100000000000"], {},
+     "could not allocate 60,000.0 GB; make the replay buffer (algo.buffer_size)"),
+    ("a zero W&B timeout", ["--set", "wandb.init_timeout=0"], {}, "'wandb.init_timeout' must be greater than 0"),
+    # other commands: the case's arguments start with the command
+    ("reproduce: a hundred million seeds (would hang)", ["reproduce", "{tmp}/t.yaml", "--dry-run"],
+     {"t.yaml": "{algos: [random], envs: [simple_spread], seeds: 100000000, steps: 50}"},
+     "'seeds' must be a count from 1 to 10,000, not 100000000"),
+    ("reproduce: a seed past numpy's range", ["reproduce", "{tmp}/t.yaml", "--dry-run"],
+     {"t.yaml": "{algos: [random], envs: [simple_spread], seeds: [4294967296], steps: 50}"},
+     "'seeds' must be a count or a list of integers from 0 to 2**32 - 1"),
+    ("reproduce: a spec that is not text", ["reproduce", "{tmp}/t.yaml", "--dry-run"], {"t.yaml": b"\xff\xfe\x00"},
+     "is not UTF-8 text"),
+    ("reproduce: an empty spec", ["reproduce", "{tmp}/t.yaml", "--dry-run"], {"t.yaml": ""}, "config key 'algos' is missing"),
+    ("reproduce: a zero learning rate in a table", ["reproduce", "{tmp}/t.yaml", "--dry-run"],
+     {"t.yaml": "{algos: [{name: vdn, overrides: {algo: {lr: 0}}}], envs: [simple_spread], seeds: 1, steps: 50}"},
+     "'algo.lr' must be greater than 0, not 0.0 (from {tmp}/t.yaml algos[vdn].overrides)"),
+    ("reproduce: zero workers", ["reproduce", "{tmp}/t.yaml", "--workers", "0", "--dry-run"],
+     {"t.yaml": "{algos: [random], envs: [simple_spread], seeds: 1, steps: 50}"}, "--workers must be at least 1, not 0"),
+    ("reproduce: --out is a file", ["reproduce", "{tmp}/t.yaml", "--out", "{tmp}/t.yaml"],
+     {"t.yaml": "{algos: [random], envs: [simple_spread], seeds: 1, steps: 50}"},
+     "cannot write {tmp}/t.yaml/runs/t: Not a directory; pass a writable --out"),
+    ("compare: metrics that are not text", ["compare", "{tmp}/r"], {"r/metrics.jsonl": b"\xff\xfe", "r/config.yaml": "seed: 0\n"},
+     "r/metrics.jsonl is not UTF-8 text"),
+    ("compare: NaN in metrics", ["compare", "{tmp}/r"],
+     {"r/metrics.jsonl": '{"env_steps": NaN, "test/return_mean": 1.0}\n', "r/config.yaml": "seed: 0\n"},
+     "line 1: env_steps and test/return_mean must be finite numbers, not nan and 1.0"),
+    ("plot: a config that is not text", ["plot", "{tmp}/r", "--out", "{tmp}/x.png"],
+     {"r/metrics.jsonl": '{"env_steps": 5, "test/return_mean": 1.0}\n', "r/config.yaml": b"\xff"},
+     "r/config.yaml is not UTF-8 text"),
+    ("eval: zero episodes", ["eval", "--run", "{tmp}", "--episodes", "0"], {}, "--episodes must be at least 1, not 0"),
+    ("eval: a negative seed", ["eval", "--run", "{tmp}", "--seed", "-1"], {}, "--seed must be an integer from 0 to 2**32 - 1"),
 ]
+COMMANDS = ("reproduce", "compare", "plot", "eval")
 
 
 @pytest.mark.parametrize("what, args, files, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, cli, what, args, files, expected):
     for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     runs = tmp_path / "runs"
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    if "--run-dir" not in args:
-        args = ["--run-dir", str(runs), *args]
-    if "alias bomb" in what:  # a new interpreter with a timeout: were the bomb expanded, this would hang
-        result = subprocess.run([sys.executable, "-m", "marlzoo.cli", *RUN, *args], capture_output=True, text=True,
+    if args[0] not in COMMANDS:
+        args = [*RUN, *args] if "--run-dir" in args else [*RUN, "--run-dir", str(runs), *args]
+    if "alias bomb" in what or "would hang" in what:  # a new interpreter with a timeout, in case it does
+        result = subprocess.run([sys.executable, "-m", "marlzoo.cli", *args], capture_output=True, text=True,
                                 timeout=120, cwd=tmp_path)
     else:
-        result = cli(*RUN, *args, cwd=tmp_path)
+        result = cli(*args, cwd=tmp_path)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("marlzoo: error: "), result.stderr

@@ -21,10 +21,11 @@ import shutil
 import socket
 import tempfile
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import marlzoo
 from marlzoo.config import build_run_config, merge
@@ -362,7 +363,7 @@ def reproduce(
     spec = load_table(spec_path)
     if keep_checkpoints:
         spec = dataclasses.replace(spec, keep_checkpoints=True)
-    workers = workers or os.cpu_count() or 1
+    workers = workers if workers is not None else os.cpu_count() or 1
     runner = make_backend(backend, workers, address)
     check_support(spec)
     store = TableStore(out, spec.name)
@@ -374,23 +375,35 @@ def reproduce(
             console.print(f"{line} (key {p.key})", markup=False, highlight=False, soft_wrap=True)
         return Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached), ran=[p.cell.name for p in todo])
 
-    store.open()
-    try:
-        todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
-        report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
-        console.print(f"table {spec.name}: {len(spec.cells)} cells, {cached_words(report)}, {len(todo)} to run "
-                      f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
-        if todo:
-            note = _wandb_offline_note(spec, store, todo, wandb_mode)
-            if note:
-                console.print(note, markup=False, highlight=False, soft_wrap=True)
-            _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
-        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
-        done = {cell.name for cell, _ in cells_of(spec, store)}
-        report.missing = [cell.name for cell in spec.cells if cell.name not in done]
-    finally:
-        store.close()
+    with _writes_to(out):
+        store.open()
+        try:
+            todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+            report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
+            console.print(f"table {spec.name}: {len(spec.cells)} cells, {cached_words(report)}, {len(todo)} to run "
+                          f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
+            if todo:
+                note = _wandb_offline_note(spec, store, todo, wandb_mode)
+                if note:
+                    console.print(note, markup=False, highlight=False, soft_wrap=True)
+                _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
+            report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
+            done = {cell.name for cell, _ in cells_of(spec, store)}
+            report.missing = [cell.name for cell in spec.cells if cell.name not in done]
+        finally:
+            store.close()
     return report
+
+
+@contextmanager
+def _writes_to(out: Path) -> Iterator[None]:
+    """A read-only or full ``--out`` as one line. Each cell and each table file is written whole or not
+    at all, so what was written before stays valid."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; pass a writable --out (cells "
+                        "finished before this are kept, and the same command carries on from them)") from None
 
 
 def _unfingerprinted(cached: list[Planned]) -> int:
