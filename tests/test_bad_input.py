@@ -149,7 +149,8 @@ def test_the_traceback_variable_prints_the_env_codes_own_traceback(tmp_path):
 def test_a_plugin_config_declares_its_own_ranges_in_field_metadata():
     from dataclasses import dataclass, field
 
-    from marlzoo import ReplayAlgorithm, register_algo
+    from marlzoo import register_algo
+    from marlzoo.algos.random_play import RandomPlay
     from marlzoo.config import load_config
     from marlzoo.errors import UserError
     from marlzoo.ranges import RANGE, Range
@@ -160,21 +161,7 @@ def test_a_plugin_config_declares_its_own_ranges_in_field_metadata():
         gamma: float = field(default=0.99, metadata={RANGE: Range(0, 2)})  # a common key, allowed wider here
         lr: float = 1e-3  # a common key with the common range
 
-    @register_algo("test_only_ranged")
-    class Ranged(ReplayAlgorithm):
-        def act(self, obs, avail, hidden, *, explore, t_env):
-            raise NotImplementedError
-
-        def update(self, batch, t_env):
-            return {}
-
-        def state_dict(self):
-            return {}
-
-        def load_state_dict(self, state):
-            pass
-
-    Ranged.Config = Config
+    register_algo("test_only_ranged")(type("Ranged", (RandomPlay,), {"Config": Config}))
     load = lambda *sets: load_config("test_only_ranged", "simple_spread", sets=list(sets))  # noqa: E731
     with pytest.raises(UserError, match=r"'algo.temperature' must be in \(0, 1\], not 0.0"):
         load("algo.temperature=0")

@@ -88,6 +88,8 @@ class TableStore:
             meta = json.loads((d / CELL_FILE).read_text())
         except (OSError, ValueError):
             return CellState(False, "not cached")
+        if not isinstance(meta, dict):
+            return CellState(False, "its cell.json is not a record")
         if meta.get("key") != key:
             version = meta.get("marlzoo_version")
             if version and version != marlzoo.__version__:
