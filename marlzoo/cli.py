@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -113,24 +114,31 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="keep each cell's final checkpoint.pt beside its metrics (as the spec's keep_checkpoints: "
                         "true does), for `marlzoo eval --run <cell dir>`; cached cells without one run again")
-    p.add_argument("--rerun", action="store_true",
-                   help="run every cell again, cached or not (after changing code without bumping the version)")
+    p.add_argument("--rerun", action="store_true", help="run every cell again, cached or not")
+    p.add_argument("--rerun-unfingerprinted", action="store_true",
+                   help="run again the cached cells made before cell.json recorded the code that made them")
     p.add_argument("--format", dest="fmt", choices=["png", "svg", "pdf"], default="png",
                    help="learning-curve figure format (default: png; needs the plots extra)")
     p.add_argument("--dpi", type=int, default=100, help="figure resolution, dots per inch (default: 100)")
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from marlzoo.bench.reproduce import reproduce
+    from marlzoo.bench.reproduce import cached_words, reproduce
 
     report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
-                       args.rerun, fmt=args.fmt, dpi=args.dpi, keep_checkpoints=args.keep_checkpoints)
+                       args.rerun, fmt=args.fmt, dpi=args.dpi, keep_checkpoints=args.keep_checkpoints,
+                       rerun_unfingerprinted=args.rerun_unfingerprinted)
     if args.dry_run:
-        print(f"table {report.spec.name}: {report.total} cells, {report.cached} cached, {len(report.ran)} would run")
+        print(f"table {report.spec.name}: {report.total} cells, {cached_words(report)}, {len(report.ran)} would run")
         return 0
-    print(f"table {report.spec.name}: ran {len(report.ran)} cells, {report.cached} cached, {len(report.failed)} failed; "
-          f"wrote {', '.join(str(p) for p in report.outputs)}")
-    return 1 if report.failed else 0
+    done = f"ran {len(report.ran)} cells, {cached_words(report)}, {len(report.failed)} failed"
+    wrote = ", ".join(str(p) for p in report.outputs)
+    if report.missing:
+        print(f"table {report.spec.name} is INCOMPLETE, {len(report.missing)} of {report.total} cells missing "
+              f"(the same command runs them): {done}; wrote {wrote}")
+    else:
+        print(f"table {report.spec.name}: {done}; wrote {wrote}")
+    return 1 if report.failed or report.missing else 0
 
 
 RUN_DIRS_HELP = ("run directories (from `marlzoo run`, or a table's cells), or directories holding them; "
@@ -213,6 +221,14 @@ COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "reproduce": 
             "compare": _cmd_compare}
 
 
+def out_of_memory(exc: BaseException) -> str:
+    """The line for an allocation that failed (a MemoryError, or torch's "can't allocate memory")."""
+    size = re.search(r"allocate (\d+) bytes", str(exc))
+    what = f"could not allocate {int(size.group(1)) / 1e9:,.1f} GB" if size else "ran out of memory"
+    return (f"{what}; make the replay buffer (algo.buffer_size), episodes (env.episode_limit), env copies "
+            "(n_envs) or networks (algo.agent.hidden) smaller")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -221,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(TRACEBACK_VARIABLE) and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         print(f"marlzoo: error: {exc}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "can't allocate memory" not in str(exc):
+            raise
+        print(f"marlzoo: error: {out_of_memory(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("marlzoo: interrupted", file=sys.stderr)

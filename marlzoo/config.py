@@ -8,7 +8,8 @@ Layers, later over earlier:
   5. the command line (--set key=value, --steps, --seed, --algo, --env)
 Every leaf remembers the layer it came from, so an unknown key or a wrong type is reported with the
 key's dotted name and its file. The ``algo:`` section is validated against the algorithm's own
-``Config`` dataclass.
+``Config`` dataclass. A numeric key outside its range (marlzoo/ranges.py: a zero batch size, a
+discount above 1, a NaN rate) is reported the same way, with what is allowed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from marlzoo.errors import UserError
+from marlzoo.ranges import POSITIVE, RANGE, out_of_range
 from marlzoo.suggest import closest
 
 
@@ -65,6 +67,8 @@ class WandbConfig:
     project: str = "marlzoo"
     entity: str | None = None
     group: str | None = None
+    # seconds an online run waits for W&B's server before it logs offline (not in cache keys: no wandb key is)
+    init_timeout: float = field(default=15.0, metadata={RANGE: POSITIVE})
 
 
 @dataclass(kw_only=True)
@@ -279,6 +283,9 @@ def build_dataclass(cls: type, data: Any, prefix: str, sources: dict[str, str]) 
         dotted = f"{prefix}.{name}" if prefix else name
         if name in data:
             kwargs[name] = _coerce(hints[name], data[name], dotted, sources)
+            problem = out_of_range(f, kwargs[name])
+            if problem:
+                raise UserError(f"config key '{dotted}' {problem}, not {_short(kwargs[name])}{_source(dotted, sources)}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise UserError(f"config key '{dotted}' is missing; set it in a config file or with --set {dotted}=...")
     try:
@@ -312,7 +319,7 @@ def build_run_config(data: dict[str, Any], sources: dict[str, str]) -> RunConfig
     settings = build_dataclass(RunSettings, data, "", sources)
     config = RunConfig(algo_name=algo_name, algo=algo_config,
                        **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
-    _check_ranges(config)
+    _check_device(config.device)  # numeric ranges were checked key by key (marlzoo/ranges.py)
     return config
 
 
@@ -329,13 +336,6 @@ def _check_sections(layer: dict[str, Any], sources: dict[str, str] | str) -> Non
                             f"{_short(value)}{where}; set its keys instead, e.g. {section}.name")
 
 
-def _check_ranges(config: RunConfig) -> None:
-    for key in ("steps", "n_envs", "log_interval", "test_interval", "test_episodes", "checkpoint_interval", "torch_threads"):
-        if getattr(config, key) < 1:
-            raise UserError(f"config key '{key}' must be at least 1, not {getattr(config, key)}")
-    if not 0 <= config.seed < 2**32:
-        raise UserError(f"config key 'seed' must be an integer from 0 to 2**32 - 1 (numpy's range), not {config.seed}")
-    _check_device(config.device)
 
 
 def _check_device(device: str) -> None:

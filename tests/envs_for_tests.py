@@ -175,3 +175,30 @@ def failing_env(phase: str = "step", at: int = 3):
             return super().step(actions)
 
     return Failing(simple_spread_v3.parallel_env())
+
+
+def watched_env(pid_file: str = "", delay: float = 0.0, die_at: int = 0):
+    """simple_spread that appends its process id to ``pid_file`` at its first step (so a test can find
+    the worker running it, and kill it), sleeps ``delay`` seconds a step, and kills its own process
+    with SIGKILL at step ``die_at`` (0: never); for a worker lost mid-cell."""
+    import os
+    import signal
+    import time
+
+    from mpe2 import simple_spread_v3
+    from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+    class Watched(BaseParallelWrapper):
+        steps = 0
+
+        def step(self, actions):
+            self.steps += 1
+            if self.steps == 1 and pid_file:
+                with open(pid_file, "a") as f:
+                    f.write(f"{os.getpid()}\n")
+            if self.steps == die_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(delay)
+            return super().step(actions)
+
+    return Watched(simple_spread_v3.parallel_env())

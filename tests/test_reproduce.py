@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from marlzoo.config import load_config
 from marlzoo.bench.reproduce import cache_key
 from marlzoo.bench.results import format_number
@@ -296,6 +296,42 @@ def test_ray_backend_gives_the_same_per_seed_metrics(grid, tmp_path):
     assert cell_files(tmp_path / "out") == cell_files(grid_out)
     meta = json.loads((tmp_path / "out" / "runs" / "tiny" / CELLS[0] / "cell.json").read_text())
     assert meta["backend"] == "ray"
+
+
+@pytest.mark.slow
+def test_a_table_survives_a_ray_worker_killed_mid_cell(tmp_path):
+    """One cell's worker is killed with SIGKILL mid-cell: Ray runs the cell again and it finishes. The
+    other cell's env kills its own worker every time: after its retries it fails in one line, and the
+    table is written, marked incomplete in its header and in the command's last line."""
+    pytest.importorskip("ray", reason='the Ray backend needs ray: pip install "marlzoo[ray]"')
+    pids = tmp_path / "pids"
+    env = "tests.envs_for_tests:watched_env"
+    spec = write_spec(tmp_path, {
+        "title": "Lost worker", "algos": ["random"], "seeds": 1, "steps": 200,
+        "envs": [{"name": env, "label": "killed", "kwargs": {"pid_file": str(pids), "delay": 0.02}},
+                 {"name": env, "label": "doomed", "kwargs": {"die_at": 5}}],
+        "evaluation": {"test_episodes": 1, "test_interval": 200}, "overrides": {"n_envs": 1, "log_interval": 200}})
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen(["marlzoo", "reproduce", str(spec), "--backend", "ray", "--workers", "2", "--out",
+                             str(tmp_path / "out"), "--wandb", "disabled"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path})
+    deadline = time.monotonic() + 300
+    while not (pids.is_file() and pids.read_text().strip()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    first = int(pids.read_text().split()[0])  # the Ray worker training the cell, at its first env step
+    assert first != proc.pid
+    os.kill(first, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stdout + stderr and "raylet" not in stdout + stderr
+    assert {int(p) for p in pids.read_text().split()} - {first}, "the killed cell ran again, in another worker"
+    assert "done random/killed/seed0" in stderr
+    (failed,) = [line for line in stderr.splitlines() if line.startswith("failed ")]
+    assert failed.startswith("failed random/doomed/seed0: its Ray worker died 3 times (killed from outside, out of memory")
+    assert stdout.strip().splitlines()[-1].startswith("table tiny is INCOMPLETE, 1 of 2 cells missing")
+    table = (tmp_path / "out" / "tiny.md").read_text()
+    assert "**Incomplete: 1 of 2 cells are missing** (random on doomed (1 of 1 seeds))" in table
+    assert (tmp_path / "out" / "runs" / "tiny" / "random" / "killed" / "seed0" / "cell.json").is_file()
 
 
 BAD_SPECS = [

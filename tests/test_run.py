@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -69,7 +70,12 @@ def test_wandb_offline_run_holds_the_metrics(tmp_path):
     assert "no W&B credentials" in note and f"wandb sync {offline[0]}" in note
     assert code.stderr.splitlines().index(note) < code.stderr.splitlines().index(
         next(line for line in code.stderr.splitlines() if "test return" in line))
-    dump = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline[0])], capture_output=True, text=True,
+    assert_wandb_holds_the_metrics(offline[0], run, env)
+
+
+def assert_wandb_holds_the_metrics(offline: Path, run: Path, env: dict) -> None:
+    """The offline W&B run, read back with `wandb leet inspect`, holds every row of metrics.jsonl."""
+    dump = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline)], capture_output=True, text=True,
                           timeout=120, env=env)
     assert dump.returncode == 0, dump.stderr
     history = [json.loads(line)["history"]["item"] for line in dump.stdout.splitlines()
@@ -81,6 +87,27 @@ def test_wandb_offline_run_holds_the_metrics(tmp_path):
         for key, value in row.items():
             assert rec[key] == pytest.approx(value), key
         assert "time/sps" in rec
+
+
+@pytest.mark.slow
+def test_wandb_online_without_a_network_gives_up_soon_says_so_once_and_logs_offline(tmp_path):
+    """This machine has no route to W&B: with a (fake) key, online mode waits wandb.init_timeout seconds
+    (not W&B's 90), then one line says the run logs offline and where, and it does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), WANDB_API_KEY="f" * 40)  # past the login check; no WANDB_SILENT: we are quiet
+    code = subprocess.run(
+        [sys.executable, "-m", "marlzoo.cli", "run", "--algo", "vdn", "--env", "simple_spread", "--steps", "200",
+         *[a for a in FAST if a not in ("--wandb", "disabled")], "--wandb", "online", "--set", "wandb.init_timeout=2",
+         "--run-dir", str(tmp_path), "--run-id", "w"], env=env, capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr
+    run = tmp_path / "w"
+    assert json.loads((run / "run.json").read_text())["wandb_mode"] == "offline"
+    (offline,) = (run / "wandb").glob("offline-run-*")
+    wandb_lines = [line for line in code.stderr.splitlines() if "W&B" in line or "wandb" in line.lower()]
+    assert len(wandb_lines) == 1, code.stderr
+    assert wandb_lines[0].startswith("W&B logs offline (online W&B did not start, with wandb.init_timeout=2 s: ")
+    assert f"wandb sync {offline}" in wandb_lines[0]
+    assert_wandb_holds_the_metrics(offline, run, env)
 
 
 def test_progress_bar_shows_steps_returns_and_speed(cli, tmp_path, monkeypatch):

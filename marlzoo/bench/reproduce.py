@@ -21,15 +21,17 @@ import shutil
 import socket
 import tempfile
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import marlzoo
 from marlzoo.config import build_run_config, merge
-from marlzoo.errors import UserError
-from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, TableStore, cache_key
+from marlzoo.errors import TRACEBACK_VARIABLE, UserError
+from marlzoo.bench.fingerprint import code_changes, code_fingerprint
+from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, CellState, TableStore, cache_key, cells_of
 from marlzoo.bench.tables import Cell, TableSpec, check_support, load_table
 
 # ------------------------------------------------------------------------------ the worker side
@@ -44,6 +46,7 @@ class CellTask:
     run_id: str
     scratch: str | None  # parent of the run directory; None: a temp dir on the worker's host
     keep_checkpoint: bool = False
+    code: dict[str, Any] = field(default_factory=dict)  # the driver's code fingerprint of the cell
 
 
 def worker_init() -> None:
@@ -75,8 +78,14 @@ def run_cell(task: CellTask) -> dict[str, Any]:
             f"cell {task.cell}: this worker resolves the config to key {key}, the driver to {task.key}; "
             f"install the same marlzoo ({marlzoo.__version__} here) and algorithm plugins on every worker"
         )
+    code = code_fingerprint(config.algo_name)
+    changes = code_changes(task.code, code)
+    if changes:
+        raise UserError(f"cell {task.cell}: this worker runs other code than the driver ({', '.join(changes)}); "
+                        "install the same marlzoo and algorithm plugins on every worker, and do not edit them mid-table")
     scratch = Path(task.scratch) if task.scratch else Path(tempfile.mkdtemp(prefix="marlzoo-cell-"))
     scratch.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch / task.run_id, ignore_errors=True)  # an earlier attempt's, on a worker that died
     run_dir = new_run_dir(scratch, config, task.run_id)
     info = Trainer(config, run_dir, show_progress=False).train()
     checkpoint = run_dir / CHECKPOINT
@@ -86,6 +95,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "wall_clock_s": info["wall_clock_s"],
         "final_test_return": info.get("final_metrics", {}).get("test/return_mean"),
+        "code": code,
     }
     if task.keep_checkpoint:
         result["files"][CHECKPOINT] = checkpoint.read_bytes()
@@ -100,6 +110,26 @@ def run_cell(task: CellTask) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ backends
 OnResult = Callable[[CellTask, "dict[str, Any] | BaseException"], None]
+WORKER_RETRIES = 2  # a cell whose worker dies (a kill, out of memory, a lost node) runs again this many times
+
+
+class CellFailed(Exception):
+    """A cell that did not finish, in one line; ``detail`` holds the traceback, if any, for MARLZOO_TRACEBACK."""
+
+    def __init__(self, line: str, detail: str = "") -> None:
+        super().__init__(line)
+        self.detail = detail
+
+
+def failure(error: BaseException, detail: str | None = None) -> CellFailed | UserError:
+    """A backend's error as one line: a :class:`UserError` as it is, anything else by its type and
+    first line, keeping ``detail`` (by default its traceback)."""
+    if isinstance(error, (CellFailed, UserError)):
+        return error
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if detail is None:
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__)).strip()
+    return CellFailed(f"{type(error).__name__}{f': {first}' if first else ''}", detail)
 
 
 class LocalBackend:
@@ -131,8 +161,8 @@ class LocalBackend:
                 if deaths[task.cell] < self.max_pool_deaths:
                     todo.append(task)
                 else:
-                    on_result(task, BrokenProcessPool(f"a worker died {deaths[task.cell]} times while this cell was "
-                                                      f"queued or running (killed from outside, or out of memory?): {error}"))
+                    on_result(task, CellFailed(f"a worker died {deaths[task.cell]} times while this cell was queued or "
+                                               f"running (killed from outside, or out of memory?): {error}"))
 
     def _run_pool(self, tasks: list[CellTask], on_result: OnResult) -> list[tuple[CellTask, BaseException]]:
         """Run ``tasks`` in a fresh pool; returns the tasks a broken pool left unfinished."""
@@ -184,7 +214,22 @@ class RayBackend:
                          configure_logging=False)
         except Exception as exc:  # a bad address, a cluster that is down, a missing auth token
             raise UserError(f"could not start or reach Ray{f' at {self.address}' if self.address else ''}: {exc}") from None
+        self._quiet_raylet()
         return self
+
+    @staticmethod
+    def _quiet_raylet() -> None:
+        """Keep the raylet's messages (a worker died, a task will be retried: paragraphs each) off the
+        console, which gets one line per failed cell instead; MARLZOO_TRACEBACK=1 lets them through.
+        Ray prints them from a driver thread through ``ray._private.worker.print_to_stdstream``."""
+        if os.environ.get(TRACEBACK_VARIABLE):
+            return
+        try:
+            import ray._private.worker as ray_worker
+        except ImportError:
+            return
+        if hasattr(ray_worker, "print_to_stdstream"):
+            ray_worker.print_to_stdstream = lambda data, ignore_prefix=False: None
 
     def __exit__(self, *exc: Any) -> None:
         import ray
@@ -194,7 +239,9 @@ class RayBackend:
     def run(self, tasks: list[CellTask], on_result: OnResult) -> None:
         import ray
 
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_cell)
+        # Ray reruns a task whose worker process died, up to max_retries times; an exception raised by
+        # the cell's own code is not retried (it would only raise again).
+        remote = ray.remote(num_cpus=1, max_retries=WORKER_RETRIES, retry_exceptions=False)(_ray_cell)
         pending = {remote.remote(task): task for task in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -202,10 +249,14 @@ class RayBackend:
                 task = pending.pop(ref)
                 try:
                     result: dict[str, Any] | BaseException = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    result = exc.cause if isinstance(exc.cause, UserError) else exc.as_instanceof_cause()
-                except Exception as exc:  # a worker died, the cluster went away
-                    result = exc
+                except ray.exceptions.RayTaskError as exc:  # the cell's code raised: its traceback is in str(exc)
+                    result = failure(exc.cause, str(exc))
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
+                        ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
+                    result = CellFailed(f"its Ray worker died {WORKER_RETRIES + 1} times (killed from outside, out of "
+                                        f"memory, or a lost node): {type(exc).__name__}", str(exc))
+                except Exception as exc:  # the cluster went away, and the like
+                    result = failure(exc)
                 on_result(task, result)
 
 
@@ -234,17 +285,34 @@ class Report:
     spec: TableSpec
     total: int
     cached: int
+    unfingerprinted: int = 0  # cached cells made before code fingerprints
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # cells the written table lacks
 
 
-def plan(spec: TableSpec, store: TableStore, rerun: bool = False) -> tuple[list[tuple[Cell, str]], list[tuple[Cell, str]]]:
-    """The cells to run and the cells already cached, each with its key (``rerun``: none is cached)."""
+@dataclass
+class Planned:
+    """A cell of the table, its cache key and code fingerprint, and whether and why it is cached."""
+
+    cell: Cell
+    key: str
+    code: dict[str, Any]
+    state: CellState
+
+
+def plan(spec: TableSpec, store: TableStore, rerun: bool = False, rerun_unfingerprinted: bool = False
+         ) -> tuple[list[Planned], list[Planned]]:
+    """The cells to run and the cells already cached (``rerun``: none is cached; ``rerun_unfingerprinted``:
+    none made before code fingerprints is)."""
     todo, cached = [], []
     for cell in spec.cells:
-        key = cache_key(cell.config)
-        (cached if not rerun and store.is_done(cell, key, spec.keep_checkpoints) else todo).append((cell, key))
+        key, code = cache_key(cell.config), code_fingerprint(cell.config.algo_name)
+        state = store.state(cell, key, code, spec.keep_checkpoints, rerun_unfingerprinted)
+        if rerun and state.cached:
+            state = CellState(False, "--rerun")
+        (cached if state.cached else todo).append(Planned(cell, key, code, state))
     return todo, cached
 
 
@@ -273,12 +341,14 @@ def reproduce(
     fmt: str = "png",
     dpi: int = 100,
     keep_checkpoints: bool = False,
+    rerun_unfingerprinted: bool = False,
 ) -> Report:
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv``, ``.marl_eval.json`` and
     the learning curves (``fmt``: png, svg or pdf, at ``dpi``).
 
     ``keep_checkpoints`` keeps each cell's final ``checkpoint.pt``, as the spec's ``keep_checkpoints``
-    does; a cached cell without one runs again to write it.
+    does; a cached cell without one runs again to write it. ``rerun`` runs every cell again;
+    ``rerun_unfingerprinted`` those cached before ``cell.json`` recorded the code that made them.
     """
     from rich.console import Console
 
@@ -293,38 +363,66 @@ def reproduce(
     spec = load_table(spec_path)
     if keep_checkpoints:
         spec = dataclasses.replace(spec, keep_checkpoints=True)
-    workers = workers or os.cpu_count() or 1
+    workers = workers if workers is not None else os.cpu_count() or 1
     runner = make_backend(backend, workers, address)
     check_support(spec)
     store = TableStore(out, spec.name)
     if dry_run:
-        todo, cached = plan(spec, store, rerun)
-        for cell, key in todo:
-            console.print(f"would run {cell.name} (key {key})")
-        return Report(spec, len(spec.cells), len(cached), ran=[c.name for c, _ in todo])
+        todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+        for p in sorted(todo + cached, key=lambda p: spec.cells.index(p.cell)):
+            line = (f"cached {p.cell.name}{'' if p.state.fingerprinted else ' (made before code fingerprints)'}"
+                    if p.state.cached else f"would run {p.cell.name}: {p.state.reason}")
+            console.print(f"{line} (key {p.key})", markup=False, highlight=False, soft_wrap=True)
+        return Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached), ran=[p.cell.name for p in todo])
 
-    store.open()
-    try:
-        todo, cached = plan(spec, store, rerun)
-        report = Report(spec, len(spec.cells), len(cached))
-        console.print(f"table {spec.name}: {len(spec.cells)} cells, {len(cached)} cached, {len(todo)} to run "
-                      f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
-        if todo:
-            note = _wandb_offline_note(spec, store, todo, wandb_mode)
-            if note:
-                console.print(note, markup=False, highlight=False, soft_wrap=True)
-            _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
-        report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
-    finally:
-        store.close()
+    with _writes_to(out):
+        store.open()
+        try:
+            todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+            report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
+            console.print(f"table {spec.name}: {len(spec.cells)} cells, {cached_words(report)}, {len(todo)} to run "
+                          f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
+            if todo:
+                note = _wandb_offline_note(spec, store, todo, wandb_mode)
+                if note:
+                    console.print(note, markup=False, highlight=False, soft_wrap=True)
+                _run_cells(spec, store, runner, todo, wandb_mode, report, console, workers)
+            report.outputs = write_outputs(spec, store, out, regenerate_command(spec_path, out), console, fmt, dpi)
+            done = {cell.name for cell, _ in cells_of(spec, store)}
+            report.missing = [cell.name for cell in spec.cells if cell.name not in done]
+        finally:
+            store.close()
     return report
 
 
-def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[tuple[Cell, str]], wandb_mode: str | None) -> str | None:
+@contextmanager
+def _writes_to(out: Path) -> Iterator[None]:
+    """A read-only or full ``--out`` as one line. Each cell and each table file is written whole or not
+    at all, so what was written before stays valid."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; pass a writable --out (cells "
+                        "finished before this are kept, and the same command carries on from them)") from None
+
+
+def _unfingerprinted(cached: list[Planned]) -> int:
+    return sum(not p.state.fingerprinted for p in cached)
+
+
+def cached_words(report: Report) -> str:
+    """``N cached``, and how many of them were made before code fingerprints."""
+    if not report.unfingerprinted:
+        return f"{report.cached} cached"
+    return (f"{report.cached} cached ({report.unfingerprinted} made before code fingerprints; "
+            "--rerun-unfingerprinted runs them again)")
+
+
+def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[Planned], wandb_mode: str | None) -> str | None:
     """The line that says, once for the table, that its cells log to W&B offline, where, and how to upload."""
     from marlzoo.training.metrics import display_path, resolve_wandb_mode
 
-    if not any(resolve_wandb_mode(wandb_mode or cell.config.wandb.mode) == "offline" for cell, _ in todo):
+    if not any(resolve_wandb_mode(wandb_mode or p.cell.config.wandb.mode) == "offline" for p in todo):
         return None
     cells = display_path(store.root)
     return (f"W&B logs offline: each cell's run goes to {cells}/<algo>/<env>/seed<k>/wandb/ (a cluster worker's "
@@ -332,19 +430,22 @@ def _wandb_offline_note(spec: TableSpec, store: TableStore, todo: list[tuple[Cel
             f"wandb sync {cells}/*/*/seed*/wandb/offline-run-*")
 
 
-def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple[Cell, str]],
+def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[Planned],
                wandb_mode: str | None, report: Report, console: Any, workers: int) -> None:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     local = not getattr(runner, "address", None)
     cells = {}
     tasks = []
-    for cell, key in todo:
+    for p in todo:
+        cell = p.cell
         config = cell.config.to_dict()
         if wandb_mode:
             config["wandb"]["mode"] = wandb_mode
-        task = CellTask(spec.name, cell.name, key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
-                        scratch=str(store.scratch.resolve()) if local else None, keep_checkpoint=spec.keep_checkpoints)
+        task = CellTask(spec.name, cell.name, p.key, config, run_id=f"{spec.name}-{cell.algo}-{cell.env}-s{cell.seed}",
+                        scratch=str(store.scratch.resolve()) if local else None, keep_checkpoint=spec.keep_checkpoints,
+                        code=p.code)
         cells[task.cell] = cell
         tasks.append(task)
     meta = {"marlzoo_version": marlzoo.__version__, "backend": runner.name, "workers": workers}
@@ -358,15 +459,19 @@ def _run_cells(spec: TableSpec, store: TableStore, runner: Any, todo: list[tuple
         def on_result(task: CellTask, result: dict[str, Any] | BaseException) -> None:
             cell = cells[task.cell]
             if isinstance(result, BaseException):
-                if isinstance(result, UserError):
-                    text = str(result)
-                else:
-                    text = "".join(traceback.format_exception(type(result), result, result.__traceback__)).strip()
+                error = failure(result)
+                detail = getattr(error, "detail", "")
+                if detail and os.environ.get(TRACEBACK_VARIABLE):
+                    progress.console.print(detail, markup=False, highlight=False)
+                text = str(error) + (f" ({TRACEBACK_VARIABLE}=1 shows the details)" if detail and not
+                                     os.environ.get(TRACEBACK_VARIABLE) else "")
                 report.failed[task.cell] = text
-                progress.console.print(f"[red]failed[/red] {task.cell}: {text}")
+                progress.console.print(f"[red]failed[/red] {escape(task.cell)}: {escape(text)}", highlight=False,
+                                       soft_wrap=True)
             else:
                 when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                store.commit(cell, task.key, task.scratch, result, {**meta, "host": result["host"], "completed_at": when})
+                store.commit(cell, task.key, task.scratch, result,
+                             {**meta, "host": result["host"], "completed_at": when, "code": result["code"]})
                 report.ran.append(task.cell)
                 ret = result["final_test_return"]
                 progress.console.print(f"done {task.cell}: final test return "

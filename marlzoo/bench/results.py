@@ -178,6 +178,7 @@ def render_markdown(spec: "TableSpec", rows: list[Row], command: str, plots: dic
         f"Greedy evaluation every {spec.evaluation.test_interval:,} env steps and at the end, "
         f"{spec.evaluation.test_episodes} episodes each.",
         "",
+        *_completeness(spec, rows, command),
         "| algorithm | env | final test return | max test return | IQM of final | env steps | wall-clock per run | seeds |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -215,6 +216,24 @@ def render_markdown(spec: "TableSpec", rows: list[Row], command: str, plots: dic
         lines.append("")
     lines += _contract(spec, rows) + [""] + _provenance(runs, runs_link)
     return "\n".join(lines) + "\n"
+
+
+def _completeness(spec: "TableSpec", rows: list[Row], command: str) -> list[str]:
+    """The header's warnings: cells missing from the table, and cells whose code is not recorded."""
+    runs = [r for row in rows for r in row.runs]
+    total = sum(row.expected_seeds for row in rows)
+    lines = []
+    if len(runs) < total:
+        short = [f"{row.algo} on {row.env} ({row.expected_seeds - len(row.runs)} of {row.expected_seeds} seeds)"
+                 for row in rows if len(row.runs) < row.expected_seeds]
+        lines += [f"**Incomplete: {total - len(runs)} of {total} cells are missing** ({', '.join(short)}); the "
+                  f"rows with fewer seeds are not comparable to the others. `{command}` runs the missing cells.", ""]
+    legacy = sum("code" not in r.meta for r in runs)
+    if legacy:
+        lines += [f"{legacy} of the {len(runs)} cells were made before `cell.json` recorded a fingerprint of the "
+                  "code that made them; their code is known only from the git commit under Provenance. "
+                  f"`{command} --rerun-unfingerprinted` runs them again.", ""]
+    return lines
 
 
 def _aggregates(spec: "TableSpec", rows: list[Row]) -> list[str]:

@@ -15,6 +15,8 @@ it at its default.
 from __future__ import annotations
 
 import json
+import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -33,9 +35,11 @@ def read_curve(run_dir: Path) -> np.ndarray:
     path = run_dir / "metrics.jsonl"
     tests = []
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; is it a marlzoo metrics file?") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -44,7 +48,11 @@ def read_curve(run_dir: Path) -> np.ndarray:
         except ValueError:
             raise UserError(f"{path} line {number} is not JSON; is it a marlzoo metrics file?") from None
         if isinstance(row, dict) and "test/return_mean" in row and "env_steps" in row:
-            tests.append((row["env_steps"], row["test/return_mean"]))
+            point = (row["env_steps"], row["test/return_mean"])
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in point):
+                raise UserError(f"{path} line {number}: env_steps and test/return_mean must be finite numbers, "
+                                f"not {reprlib.repr(point[0])} and {reprlib.repr(point[1])}")
+            tests.append(point)
     return np.asarray(tests, dtype=float).reshape(-1, 2)
 
 
@@ -79,7 +87,9 @@ def read_run(path: Path) -> RunData:
     if not (path / "metrics.jsonl").is_file():
         raise UserError(f"{path} is not a run directory: it has no metrics.jsonl")
     try:
-        config = yaml.safe_load((path / "config.yaml").read_text())
+        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{path / 'config.yaml'} is not UTF-8 text") from None
     except OSError:
         raise UserError(f"{path} has no config.yaml; plot and compare read the runs that `marlzoo run` writes") from None
     except yaml.YAMLError as exc:

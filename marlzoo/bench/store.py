@@ -1,7 +1,8 @@
 """A table's directory of finished cells, and the cache keys that say whether a cell is current.
 
 ``<out>/runs/<table>/<algo>/<env>/seed<k>/`` holds a finished cell's ``metrics.jsonl``, ``run.json``,
-``config.yaml`` (and ``checkpoint.pt`` if kept) beside ``cell.json``, which records its key.
+``config.yaml`` (and ``checkpoint.pt`` if kept) beside ``cell.json``, which records its key and the
+fingerprint of the code that made it (:mod:`marlzoo.bench.fingerprint`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import os
 import shutil
 import socket
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import marlzoo
+from marlzoo.bench.fingerprint import code_changes, code_fingerprint
 from marlzoo.bench.tables import Cell, TableSpec
 from marlzoo.config import RunConfig
 from marlzoo.errors import UserError
@@ -56,6 +59,15 @@ def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__versi
 
 
 # ------------------------------------------------------------------------------ the table's directory
+@dataclass(frozen=True)
+class CellState:
+    """Whether a cell is cached, and the words for why it is or is not."""
+
+    cached: bool
+    reason: str
+    fingerprinted: bool = True  # False: cached before cell.json recorded the code
+
+
 class TableStore:
     """``<out>/runs/<table>/``: one directory per finished cell, a scratch area, and a lock."""
 
@@ -67,14 +79,36 @@ class TableStore:
     def cell_dir(self, cell: Cell) -> Path:
         return self.root / cell.algo / cell.env / f"seed{cell.seed}"
 
-    def is_done(self, cell: Cell, key: str, checkpoint: bool = False) -> bool:
+    def state(self, cell: Cell, key: str, code: dict[str, Any], checkpoint: bool = False,
+              rerun_unfingerprinted: bool = False) -> CellState:
+        """Whether the cell's directory holds its result for config ``key`` and ``code`` (its
+        :func:`~marlzoo.bench.fingerprint.code_fingerprint`), and why not. A cell made before code
+        fingerprints were recorded has none: it counts as cached, and says so, unless ``rerun_unfingerprinted``."""
         d = self.cell_dir(cell)
         try:
             meta = json.loads((d / CELL_FILE).read_text())
         except (OSError, ValueError):
-            return False
-        needed = ARTIFACTS + ((CHECKPOINT,) if checkpoint else ())
-        return meta.get("key") == key and all((d / name).is_file() for name in needed)
+            return CellState(False, "not cached")
+        if not isinstance(meta, dict):
+            return CellState(False, "its cell.json is not a record")
+        if meta.get("key") != key:
+            version = meta.get("marlzoo_version")
+            if version and version != marlzoo.__version__:
+                return CellState(False, f"marlzoo version changed ({version} -> {marlzoo.__version__})")
+            return CellState(False, "config changed")
+        if not all((d / name).is_file() for name in ARTIFACTS):
+            return CellState(False, "its files are incomplete")
+        if checkpoint and not (d / CHECKPOINT).is_file():
+            return CellState(False, "no checkpoint kept")
+        recorded = meta.get("code")
+        if not isinstance(recorded, dict):
+            if rerun_unfingerprinted:
+                return CellState(False, "made before code fingerprints (--rerun-unfingerprinted)", fingerprinted=False)
+            return CellState(True, "cached (made before code fingerprints)", fingerprinted=False)
+        changes = code_changes(recorded, code)
+        if changes:
+            return CellState(False, f"code changed: {', '.join(changes)}")
+        return CellState(True, "cached")
 
     def open(self) -> None:
         """Take the table's lock (one reproduce per table at a time) and clear a killed call's scratch."""
@@ -129,7 +163,7 @@ class TableStore:
 
 
 def cells_of(spec: TableSpec, store: TableStore) -> Iterable[tuple[Cell, Path]]:
-    """The table's finished cells with the current key, and their directories."""
+    """The table's finished cells with the current key and code, and their directories."""
     for cell in spec.cells:
-        if store.is_done(cell, cache_key(cell.config)):
+        if store.state(cell, cache_key(cell.config), code_fingerprint(cell.config.algo_name)).cached:
             yield cell, store.cell_dir(cell)

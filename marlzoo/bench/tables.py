@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +172,17 @@ def _entries(raw: Any, cls: type, key: str, sources: dict[str, str], label: str)
     return entries
 
 
+MAX_CELLS = 10_000  # a larger grid is a typo (seeds: 100000000), and would take minutes only to resolve
+
+
 def _seeds(raw: int | list, label: str) -> list[int]:
     if isinstance(raw, int):
-        if raw < 1:
-            raise UserError(f"table {label}: 'seeds' must be at least 1, not {raw}")
+        if not 1 <= raw <= MAX_CELLS:
+            raise UserError(f"table {label}: 'seeds' must be a count from 1 to {MAX_CELLS:,}, not {raw}")
         return list(range(raw))
-    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw):
-        raise UserError(f"table {label}: 'seeds' must be a count or a list of non-negative integers, not {raw!r}")
+    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in raw):
+        raise UserError(f"table {label}: 'seeds' must be a count or a list of integers from 0 to 2**32 - 1, "
+                        f"not {reprlib.repr(raw)}")
     if len(set(raw)) != len(raw):
         raise UserError(f"table {label}: 'seeds' lists a seed twice: {raw!r}")
     return list(raw)
@@ -223,6 +228,9 @@ def load_table(path: str | Path) -> TableSpec:
     if shell.steps < 1:
         raise UserError(f"table {label}: 'steps' must be at least 1, not {shell.steps}")
     _check_overrides(shell.overrides, "overrides", label)
+    if len(algos) * len(envs) * len(seeds) > MAX_CELLS:
+        raise UserError(f"table {label}: {len(algos)} algorithms x {len(envs)} envs x {len(seeds)} seeds is "
+                        f"{len(algos) * len(envs) * len(seeds):,} cells, more than {MAX_CELLS:,}; split it into tables")
     for entry in algos:
         _check_algo_name(entry.name, label)
     for entry in envs:

@@ -78,6 +78,8 @@ def _play(run_dir: str | Path, episodes: int, checkpoint: str | Path | None, see
     and the (closed) vector env that played them."""
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
+    if not 0 <= seed < 2**32:
+        raise UserError(f"--seed must be an integer from 0 to 2**32 - 1 (numpy's range), not {seed}")
     config = load_run(run_dir)
     _, venv, algo = load_trained(run_dir, checkpoint, min(config.n_envs, episodes), seed, make_venv)
     try:

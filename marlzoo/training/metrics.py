@@ -107,13 +107,16 @@ class WandbSink:
 
     ``note`` is the line to show at the start when it logs offline: why, where, and how to upload it.
     ``offline_reason`` says why an offline run is offline (``resolve_wandb_mode`` chose it, or the user did).
+    Online, it waits ``init_timeout`` seconds for the server (W&B's own default is 90), then logs offline.
     """
 
     def __init__(self, run_dir: Path, run_id: str, config: dict[str, Any], mode: str, project: str,
-                 entity: str | None, group: str | None, offline_reason: str = "wandb.mode is offline") -> None:
+                 entity: str | None, group: str | None, offline_reason: str = "wandb.mode is offline",
+                 init_timeout: float = 15.0) -> None:
         import wandb
 
-        settings = wandb.Settings(silent=True, console="off", x_disable_stats=True)
+        wandb.setup(settings=wandb.Settings(silent=True))  # its login's "Loaded credentials" line too
+        settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, init_timeout=init_timeout)
         kwargs = dict(project=project, entity=entity, group=group, name=run_id, config=config,
                       dir=str(run_dir), settings=settings, reinit="create_new")
         try:
@@ -122,7 +125,8 @@ class WandbSink:
             if mode != "online":
                 raise UserError(f"wandb could not start ({exc}); rerun with --wandb disabled") from None
             self._run = wandb.init(mode="offline", **kwargs)
-            offline_reason = f"W&B could not be reached online: {type(exc).__name__}"
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            offline_reason = f"online W&B did not start, with wandb.init_timeout={init_timeout:g} s: {why[:160]}"
         self.mode = self._run.settings.mode if hasattr(self._run.settings, "mode") else mode
         self.note: str | None = None
         if self.mode == "offline":

@@ -261,7 +261,8 @@ class Trainer:
         if info["wandb_mode"] != "disabled":
             reason = "no W&B credentials were found" if config.wandb.mode == "auto" else "wandb.mode is offline"
             sink = WandbSink(run_dir, run_dir.name, config.to_dict(), info["wandb_mode"], config.wandb.project,
-                             config.wandb.entity, config.wandb.group, offline_reason=reason)
+                             config.wandb.entity, config.wandb.group, offline_reason=reason,
+                             init_timeout=config.wandb.init_timeout)
             log.sinks.append(sink)
             info["wandb_mode"] = sink.mode  # online falls back to offline when it cannot connect
             if sink.note:
