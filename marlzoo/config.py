@@ -80,6 +80,10 @@ class RunSettings:
     # "process": learn in a second process while this one collects (replay-based algorithms; see
     # marlzoo/training/learner_process.py). A default here keeps configs written before the key existed valid.
     learner: Literal["inline", "process"] = "inline"
+    # Checkpoint scheduling (it never changes a run's numbers, so it is left out of the reproduce cache key).
+    checkpoint_at_test: bool = True  # also checkpoint at every evaluation
+    keep_checkpoints: int = 0        # keep the newest K step-numbered checkpoints in checkpoints/, besides checkpoint.pt
+    checkpoint_buffer: bool = True   # put the replay buffer in checkpoints (resume is exact only with it)
 
 
 @dataclass(kw_only=True)
@@ -328,6 +332,8 @@ def _check_ranges(config: RunConfig) -> None:
     for key in ("steps", "n_envs", "log_interval", "test_interval", "test_episodes", "checkpoint_interval", "torch_threads"):
         if getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be at least 1, not {getattr(config, key)}")
+    if config.keep_checkpoints < 0:
+        raise UserError(f"config key 'keep_checkpoints' must be 0 or more, not {config.keep_checkpoints}")
     if not 0 <= config.seed < 2**32:
         raise UserError(f"config key 'seed' must be an integer from 0 to 2**32 - 1 (numpy's range), not {config.seed}")
     _check_device(config.device)

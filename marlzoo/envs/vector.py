@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
 from marlzoo.errors import EnvCodeError, NonFiniteError, UserError
 
 from marlzoo.envs.adapter import Adapter
+from marlzoo.rngstate import object_rng_state, set_object_rng_state
 
 
 class VectorEnv:
@@ -38,6 +40,11 @@ class VectorEnv:
     ends they hold the final state reached (a truncated episode can be valued from it) until the
     copy is reset. Its ``reward``, ``terminated`` and ``truncated`` are those of its last step, and
     zeros right after it is reset. A copy that is not stepped or reset keeps all its rows.
+
+    For checkpoints, each copy remembers how it reached its current state: how its last reset was
+    made (the seed, or the state of its random generators just before an unseeded reset) and the
+    actions it took since. :meth:`state_dict` saves that; :meth:`load_state_dict` resets a fresh
+    copy the same way and replays the actions, so a copy stopped mid-episode continues exactly.
     """
 
     def __init__(self, make_env: Callable[[], Adapter], n: int) -> None:
@@ -53,6 +60,8 @@ class VectorEnv:
         self.truncated = np.zeros(n, dtype=bool)
         for i, env in enumerate(self.envs):
             env.bind(self.obs[i], self.state[i], self.avail[i], self.alive[i])
+        self._origins: list[dict[str, Any] | None] = [None] * n  # how each copy's last reset was made
+        self._trails: list[list[np.ndarray]] = [[] for _ in range(n)]  # its actions since
 
     @property
     def n(self) -> int:
@@ -63,7 +72,7 @@ class VectorEnv:
         """Reset copy ``i`` with ``seeds[i]`` (None: it continues its own random stream), and zero
         every copy's ``reward``, ``terminated`` and ``truncated``."""
         for i, (env, seed) in enumerate(zip(self.envs, seeds)):
-            self._call(i, "reset", env.reset, seed=seed)
+            self._reset_copy(i, seed)
         self.reward.fill(0.0)
         self.terminated.fill(False)
         self.truncated.fill(False)
@@ -84,7 +93,7 @@ class VectorEnv:
         if seeds is not None and len(seeds) != self.n:
             raise ValueError(f"reset_where: seeds must have one entry per copy ({self.n}), not {len(seeds)}")
         for i in np.flatnonzero(mask):
-            self._call(i, "reset", self.envs[i].reset, seed=None if seeds is None else seeds[i])
+            self._reset_copy(i, None if seeds is None else seeds[i])
         self.reward[mask] = 0.0
         self.terminated[mask] = False
         self.truncated[mask] = False
@@ -95,7 +104,57 @@ class VectorEnv:
         their last arrays."""
         for i in np.flatnonzero(active):
             self.reward[i], self.terminated[i], self.truncated[i] = self._call(i, "step", self.envs[i].step, actions[i])
+            self._trails[i].append(np.array(actions[i]))
         self._check_finite(active, "step")
+
+    def _reset_copy(self, i: int, seed: int | None) -> None:
+        env = self.envs[i]
+        self._origins[i] = {"seed": int(seed)} if seed is not None else {"rng": object_rng_state(env)}
+        self._trails[i] = []
+        self._call(i, "reset", env.reset, seed=seed)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """How every copy reached its current state, as tensors and plain containers (see the class
+        docstring), with its arrays and generator states now, which :meth:`load_state_dict` checks."""
+        copies = []
+        for i, env in enumerate(self.envs):
+            if self._origins[i] is None:
+                copies.append(None)
+                continue
+            trail = self._trails[i]
+            copies.append({
+                "origin": self._origins[i],
+                "actions": [torch.from_numpy(a) for a in trail],
+                "rng": object_rng_state(env),
+                "obs": torch.from_numpy(self.obs[i].copy()),
+            })
+        return {"copies": copies, "reward": torch.from_numpy(self.reward.copy()),
+                "terminated": torch.from_numpy(self.terminated.copy()),
+                "truncated": torch.from_numpy(self.truncated.copy())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Bring freshly built copies to the states :meth:`state_dict` saved: reset each as it was
+        last reset and replay its actions since. Raises ``ValueError`` where a copy does not end
+        where it was saved (an env whose randomness lives outside the generators it holds)."""
+        if len(state["copies"]) != self.n:
+            raise ValueError(f"{len(state['copies'])} env copies saved, but this run has {self.n}")
+        for i, saved in enumerate(state["copies"]):
+            if saved is None:
+                continue
+            env, origin = self.envs[i], saved["origin"]
+            if "rng" in origin:
+                set_object_rng_state(env, origin["rng"])
+            self._reset_copy(i, origin.get("seed"))
+            for action in saved["actions"]:
+                self._call(i, "step", env.step, action.numpy())
+                self._trails[i].append(action.numpy().copy())
+            if not np.array_equal(self.obs[i], saved["obs"].numpy()) or _differ(object_rng_state(env), saved["rng"]):
+                raise ValueError(f"env copy {i} did not replay to the state it was saved in: its randomness is not "
+                                 "all in generators it holds, or the env changed")
+        self.reward[:] = state["reward"].numpy()
+        self.terminated[:] = state["terminated"].numpy()
+        self.truncated[:] = state["truncated"].numpy()
 
     def _call(self, i: int, phase: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``method(*args, **kwargs)`` on copy ``i``; an exception from the env's own code becomes one
@@ -132,3 +191,14 @@ class VectorEnv:
         """Close every copy."""
         for env in self.envs:
             env.close()
+
+
+def _differ(a: Any, b: Any) -> bool:
+    """Whether two generator states (nested plain containers and tensors) differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() != b.keys() or any(_differ(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) != len(b) or any(_differ(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return not torch.equal(a, b)
+    return a != b

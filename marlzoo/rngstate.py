@@ -1,0 +1,124 @@
+"""Random streams as plain data, for checkpoints that load with ``torch.load(weights_only=True)``.
+
+Two kinds of stream are saved and restored:
+
+* the global ones: Python's ``random``, numpy's legacy ``np.random`` and torch's CPU generator
+  (:func:`global_rng_state`, :func:`set_global_rng_state`);
+* the generators an object keeps for itself (an algorithm's exploration generator, an env's
+  ``np_random``): :func:`object_rng_state` finds every ``np.random.Generator``, ``RandomState``,
+  ``random.Random`` and ``torch.Generator`` among an object's attributes, and the attributes of the
+  objects they hold (wrappers, worlds, heads), and :func:`set_object_rng_state` puts them back in place.
+
+Reading a state never draws a number, so saving a checkpoint does not change a run.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+MAX_DEPTH = 6  # env wrappers nest a few deep (order enforcing, conversion, SuperSuit, the raw env, its world)
+_LEAVES = (str, bytes, int, float, bool, type(None), np.ndarray, torch.Tensor, torch.nn.Module,
+           torch.optim.Optimizer)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars turned into tensors and Python numbers (weights_only loads them)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _numpy(value: Any) -> Any:
+    """The inverse of :func:`_plain` where numpy wants arrays back (a RandomState's key)."""
+    if isinstance(value, dict):
+        return {k: _numpy(v) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    return value
+
+
+def global_rng_state() -> dict[str, Any]:
+    """Python's, numpy's and torch's global random states."""
+    version, internal, gauss = random.getstate()
+    return {
+        "python": {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
+        "numpy": _plain(np.random.get_state(legacy=False)),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`global_rng_state` returned."""
+    python = state["python"]
+    random.setstate((python["version"], tuple(int(x) for x in python["internal"].tolist()), python["gauss"]))
+    np.random.set_state(_numpy(state["numpy"]))
+    torch.set_rng_state(state["torch"])
+
+
+def _generators(obj: Any, path: str, depth: int, seen: set[int]) -> Iterator[tuple[str, Any]]:
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (np.random.Generator, np.random.RandomState, random.Random, torch.Generator)):
+        yield path, obj
+        return
+    if depth >= MAX_DEPTH or isinstance(obj, _LEAVES):
+        return
+    if isinstance(obj, (list, tuple)):
+        items: Any = enumerate(obj)
+    elif isinstance(obj, dict):
+        items = ((k, v) for k, v in obj.items() if isinstance(k, (str, int)))
+    else:
+        try:
+            items = vars(obj).items()  # vars, not getattr: PettingZoo wrappers forward unknown names
+        except TypeError:
+            return
+    for key, value in list(items):
+        yield from _generators(value, f"{path}.{key}" if path else str(key), depth + 1, seen)
+
+
+def object_rng_state(obj: Any) -> dict[str, Any]:
+    """The state of every random generator ``obj`` holds, keyed by its attribute path."""
+    states: dict[str, Any] = {}
+    for path, gen in _generators(obj, "", 0, set()):
+        if isinstance(gen, np.random.Generator):
+            states[path] = {"kind": "numpy", "state": _plain(gen.bit_generator.state)}
+        elif isinstance(gen, np.random.RandomState):
+            states[path] = {"kind": "legacy", "state": _plain(gen.get_state(legacy=False))}
+        elif isinstance(gen, random.Random):
+            version, internal, gauss = gen.getstate()
+            states[path] = {"kind": "python", "state": [version, list(internal), gauss]}
+        else:
+            states[path] = {"kind": "torch", "state": gen.get_state()}
+    return states
+
+
+def set_object_rng_state(obj: Any, states: dict[str, Any]) -> None:
+    """Put the states :func:`object_rng_state` returned back into ``obj``'s generators, in place.
+
+    Raises ``ValueError`` if ``obj`` does not hold generators at the same paths (another env or
+    algorithm than the one saved).
+    """
+    found = dict(_generators(obj, "", 0, set()))
+    if set(found) != set(states):
+        raise ValueError(f"random generators at {sorted(found)}, but the checkpoint has {sorted(states)}")
+    for path, saved in states.items():
+        gen, state = found[path], saved["state"]
+        if saved["kind"] == "numpy":
+            gen.bit_generator.state = _numpy(state)
+        elif saved["kind"] == "legacy":
+            gen.set_state(_numpy(state))
+        elif saved["kind"] == "python":
+            gen.setstate((state[0], tuple(state[1]), state[2]))
+        else:
+            gen.set_state(state)
