@@ -19,9 +19,9 @@ from marlzoo.training.checkpoint import history_path
 from marlzoo.training.metrics import truncate_rows
 from tests.conftest import assert_one_line_error, read_metrics
 
-# Tiny budgets: checkpoints (at every evaluation) every 500 env steps, learning from the first few episodes.
+# Tiny budgets: checkpoints (at every evaluation) every 200 env steps, learning from the first few episodes.
 SMALL = ["--wandb", "disabled", "--no-progress", "--set", "n_envs=4", "--set", "test_episodes=4",
-         "--set", "log_interval=250", "--set", "test_interval=500"]
+         "--set", "log_interval=100", "--set", "test_interval=200"]
 CASES = {
     "qmix": ["--algo", "qmix", "--set", "algo.batch_size=8"],
     "qmix-process": ["--algo", "qmix", "--set", "algo.batch_size=8", "--set", "learner=process"],
@@ -55,11 +55,11 @@ def wait_for_checkpoint(proc: subprocess.Popen, run_dir: Path, past_step: int) -
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_run_killed_and_resumed_writes_the_metrics_of_an_unbroken_run(tmp_path, cli, case):
-    args = [*CASES[case], "--env", "simple_spread", "--steps", "3000", "--run-dir", str(tmp_path), *SMALL]
+    args = [*CASES[case], "--env", "simple_spread", "--steps", "1000", "--run-dir", str(tmp_path), *SMALL]
     assert cli("run", *args, "--run-id", "whole").returncode == 0
     proc = start_run([*args, "--run-id", "killed"])
     killed = tmp_path / "killed"
-    wait_for_checkpoint(proc, killed, 1000)
+    wait_for_checkpoint(proc, killed, 400)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert json.loads((killed / "run.json").read_text())["status"] == "running"  # what SIGKILL leaves
@@ -67,13 +67,13 @@ def test_a_run_killed_and_resumed_writes_the_metrics_of_an_unbroken_run(tmp_path
     result = cli("run", "--resume", str(killed), "--no-progress")
     assert result.returncode == 0, result.stderr
     info = json.loads((killed / "run.json").read_text())
-    assert info["status"] == "finished" and info["resumed"][0]["at_env_step"] >= 1000
+    assert info["status"] == "finished" and info["resumed"][0]["at_env_step"] >= 400
     assert untimed(killed) == untimed(tmp_path / "whole")
 
 
 @pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_says_how_to_resume_and_the_resumed_run_is_unbroken(tmp_path, cli):
-    args = [*CASES["qmix"], "--env", "simple_spread", "--steps", "2000", "--run-dir", str(tmp_path), *SMALL,
+    args = [*CASES["qmix"], "--env", "simple_spread", "--steps", "1000", "--run-dir", str(tmp_path), *SMALL,
             "--set", "checkpoint_at_test=false"]  # the only checkpoint before the end is the signal's
     assert cli("run", *args, "--run-id", "whole").returncode == 0
     proc = start_run([*args, "--run-id", "stopped"])
@@ -88,26 +88,26 @@ def test_sigterm_writes_a_checkpoint_says_how_to_resume_and_the_resumed_run_is_u
     assert err.strip().splitlines()[-1].startswith("marlzoo: stopped by SIGTERM at env step ")
     assert f"marlzoo run --resume {stopped}" in err
     info = json.loads((stopped / "run.json").read_text())
-    assert info["status"] == "interrupted" and info["env_steps"] < 2000
+    assert info["status"] == "interrupted" and info["env_steps"] < 1000
     assert cli("run", "--resume", str(stopped), "--no-progress").returncode == 0
     assert untimed(stopped) == untimed(tmp_path / "whole")
 
 
 def test_a_run_checkpoints_at_every_evaluation_and_keeps_a_step_numbered_history(tmp_path, cli):
-    args = ["--algo", "qmix", "--env", "climbing", "--steps", "400", "--run-dir", str(tmp_path), "--run-id", "r",
-            "--wandb", "disabled", "--no-progress", "--set", "test_interval=100", "--set", "keep_checkpoints=2", "--set", "n_envs=4",
+    args = ["--algo", "qmix", "--env", "climbing", "--steps", "160", "--run-dir", str(tmp_path), "--run-id", "r",
+            "--wandb", "disabled", "--no-progress", "--set", "test_interval=40", "--set", "keep_checkpoints=2", "--set", "n_envs=4",
             "--set", "test_episodes=2", "--set", "algo.batch_size=4"]
     assert cli("run", *args).returncode == 0
     run = tmp_path / "r"
     kept = sorted(p.name for p in (run / "checkpoints").iterdir())
-    assert kept == [history_path(run, 300).name, history_path(run, 400).name]  # 100 and 200 were pruned
-    payload = torch.load(history_path(run, 300), weights_only=True)
-    assert payload["env_steps"] == 300 and payload["resume"]["counters"]["t_env"] == 300
-    by_step = cli("eval", "--run", str(run), "--checkpoint", "300", "--episodes", "2", "--json")
-    by_path = cli("eval", "--run", str(run), "--checkpoint", str(history_path(run, 300)), "--episodes", "2", "--json")
+    assert kept == [history_path(run, 120).name, history_path(run, 160).name]  # 40 and 80 were pruned
+    payload = torch.load(history_path(run, 120), weights_only=True)
+    assert payload["env_steps"] == 120 and payload["resume"]["counters"]["t_env"] == 120
+    by_step = cli("eval", "--run", str(run), "--checkpoint", "120", "--episodes", "2", "--json")
+    by_path = cli("eval", "--run", str(run), "--checkpoint", str(history_path(run, 120)), "--episodes", "2", "--json")
     assert by_step.returncode == 0 and json.loads(by_step.stdout) == json.loads(by_path.stdout)
-    assert_one_line_error(cli("eval", "--run", str(run), "--checkpoint", "250"), "no checkpoint kept at env step 250",
-                          "300, 400")
+    assert_one_line_error(cli("eval", "--run", str(run), "--checkpoint", "100"), "no checkpoint kept at env step 100",
+                          "120, 160")
 
 
 def test_a_run_without_its_process_reads_as_killed(tmp_path, cli):

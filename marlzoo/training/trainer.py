@@ -270,7 +270,7 @@ class Trainer:
         config, run_dir = self.config, self.run_dir
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         info = {**self.contract(), "status": "running", "hardware": hardware(), "started_at": now,
-                **process_identity(), "heartbeat_at": now}
+                **process_identity(), "heartbeat_at": now, "env_steps": self.counters.t_env}
         try:
             if self.resumed_at is not None:
                 old = read_json(run_dir / "run.json")
