@@ -9,12 +9,13 @@ It trains the run twice with ``marlzoo run`` in subprocesses (W&B disabled), in 
 directory unless ``--dir`` is given:
 
 * ``whole``: from start to end, untouched;
-* ``killed``: killed with SIGKILL ``--kills`` times, at env steps drawn uniformly from the budget
+* ``killed``: killed with SIGKILL ``--kills`` times, at env steps drawn uniformly from the first 95% of the budget
   (``--kill-seed``), each after a random extra 0-2 s so that kills land anywhere in an iteration,
   an evaluation or a checkpoint write. After each kill it is resumed with ``marlzoo run --resume``.
 
 A kill that would fall before the run's first checkpoint waits for it (there is nothing to resume
-before). At the end the two metrics.jsonl files must be equal row for row, every key but ``time/*``.
+before); one drawn so late that the run finishes first does not happen (the report counts the
+kills made). At the end the two metrics.jsonl files must be equal row for row, every key but ``time/*``.
 It prints a markdown report (and writes it to ``--report``), and exits 1 if they differ. This is a
 benchmark, not a test: at its default budget it runs for hours on two cores.
 """
@@ -59,19 +60,24 @@ def run_to_end(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def kill_at(cmd: list[str], run_dir: Path, target: int, rng: random.Random) -> dict:
+def kill_at(cmd: list[str], run_dir: Path, target: int, rng: random.Random) -> dict | None:
     """Start ``cmd``; once run.json reports ``target`` env steps and a checkpoint exists, wait a
-    random 0-2 s and SIGKILL it. Returns where it was killed and where its checkpoint stood."""
+    random 0-2 s and SIGKILL it. Returns where it was killed and where its checkpoint stood (None
+    if the run finished before)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     start = time.perf_counter()
     while True:
         if proc.poll() is not None:
-            sys.exit(f"soak: the run ended before its kill at {target}: {proc.stderr.read()}")
+            if proc.returncode != 0:
+                sys.exit(f"soak: the run failed before its kill at {target}: {proc.stderr.read()}")
+            return None  # it finished first
         steps, has_checkpoint = progress_of(run_dir)
         if steps >= target and has_checkpoint:
             break
         time.sleep(0.05)
     time.sleep(rng.uniform(0.0, 2.0))
+    if proc.poll() is not None:
+        return None
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
@@ -79,7 +85,8 @@ def kill_at(cmd: list[str], run_dir: Path, target: int, rng: random.Random) -> d
     import torch  # only here: the driver itself needs no torch until it reads a checkpoint
 
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True, map_location="cpu")["env_steps"]
-    return {"target": target, "killed_after": steps, "checkpoint": int(checkpoint),
+    status = json.loads((run_dir / "run.json").read_text())["status"]
+    return {"target": target, "killed_after": steps, "checkpoint": int(checkpoint), "status": status,
             "seconds": round(time.perf_counter() - start, 1)}
 
 
@@ -102,18 +109,28 @@ def main() -> int:
     for item in args.sets:
         common += ["--set", item]
     rng = random.Random(args.kill_seed)
-    targets = sorted(rng.randrange(1, args.steps) for _ in range(args.kills))
+    targets = sorted(rng.randrange(1, args.steps * 19 // 20) for _ in range(args.kills))  # before the end
 
     whole_s = run_to_end(marlzoo("run", *common, "--run-id", "whole"))
     killed = root / "killed"
-    kills, start = [], time.perf_counter()
+    kills, start, finished = [], time.perf_counter(), False
     for k, target in enumerate(targets):
         cmd = marlzoo("run", *common, "--run-id", "killed") if k == 0 else marlzoo("run", "--resume", str(killed),
                                                                                     "--no-progress")
-        kills.append(kill_at(cmd, killed, target, rng))
-        print(f"kill {k + 1}: at about env step {kills[-1]['killed_after']:,}, resuming from "
-              f"{kills[-1]['checkpoint']:,}", flush=True)
-    run_to_end(marlzoo("run", "--resume", str(killed), "--no-progress"))
+        kill = kill_at(cmd, killed, target, rng)
+        if kill is None:
+            print(f"the run finished before kill {k + 1}", flush=True)
+            finished = True
+            break
+        kills.append(kill)
+        if kill["status"] == "finished":  # killed on its way out, after it wrote its last file
+            print(f"kill {k + 1}: after the run finished", flush=True)
+            finished = True
+            break
+        print(f"kill {k + 1}: at about env step {kill['killed_after']:,}, resuming from {kill['checkpoint']:,}",
+              flush=True)
+    if not finished:
+        run_to_end(marlzoo("run", "--resume", str(killed), "--no-progress"))
     killed_s = time.perf_counter() - start
 
     a, b = untimed(root / "whole" / "metrics.jsonl"), untimed(killed / "metrics.jsonl")
@@ -128,12 +145,16 @@ def main() -> int:
         "",
         "| kill | run.json said (env steps) | resumed from checkpoint at |",
         "|---:|---:|---:|",
-        *[f"| {i + 1} | {k['killed_after']:,} | {k['checkpoint']:,} |" for i, k in enumerate(kills)],
+        *[f"| {i + 1} | {k['killed_after']:,} | "
+          f"{'(killed after it finished)' if k['status'] == 'finished' else format(k['checkpoint'], ',')} |"
+          for i, k in enumerate(kills)],
         "",
         f"- metrics.jsonl rows: unbroken {len(a)}, killed and resumed {len(b)}; identical (every key but time/*): "
         f"**{'yes' if same else 'NO'}**",
         f"- status at the end: {info['status']}, resumed {len(info.get('resumed', []))} times",
         f"- wall clock: unbroken {whole_s:.0f} s; killed and resumed {killed_s:.0f} s in all",
+        f"- checkpoint at the end: {(killed / 'checkpoint.pt').stat().st_size / 1e6:.1f} MB (the replay buffer "
+        f"included)",
         f"- runs in {root}",
     ]
     if not same:

@@ -69,8 +69,9 @@ def resume(
     from its last checkpoint, to its own ``steps`` or to a larger ``steps``; returns what
     :func:`train` returns. The rows of metrics.jsonl logged after the checkpoint are dropped first,
     so the run ends with the file an unbroken run writes. Bad input raises :class:`marlzoo.UserError`:
-    no such run, a run still running, no checkpoint, a run already at its ``steps``, or a
-    checkpoint that does not fit.
+    no such run, a run still running, no checkpoint, a finished run already at its ``steps``, or a
+    checkpoint that does not fit. (A run killed after its final checkpoint, before run.json said
+    ``finished``, is only marked finished.)
     """
     from marlzoo.training.checkpoint import load_checkpoint
     from marlzoo.training.evaluate import load_run
@@ -92,7 +93,7 @@ def resume(
             raise UserError(f"--steps {steps} is not past the checkpoint of {directory}, at env step {done}; "
                             "pass a larger --steps")
         config.steps = steps
-    elif done >= config.steps:
+    elif done >= config.steps and info.get("status") == "finished":
         raise UserError(f"run {directory} already reached its {config.steps} env steps; pass a larger --steps "
                         "to train it on")
     if wandb is not None:

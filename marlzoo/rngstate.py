@@ -15,14 +15,16 @@ Reading a state never draws a number, so saving a checkpoint does not change a r
 from __future__ import annotations
 
 import random
+import types
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 MAX_DEPTH = 6  # env wrappers nest a few deep (order enforcing, conversion, SuperSuit, the raw env, its world)
+# Never searched: values, arrays, networks, and the namespaces of modules, classes and functions.
 _LEAVES = (str, bytes, int, float, bool, type(None), np.ndarray, torch.Tensor, torch.nn.Module,
-           torch.optim.Optimizer)
+           torch.optim.Optimizer, type, types.ModuleType, types.FunctionType, types.MethodType)
 
 
 def _plain(value: Any) -> Any:

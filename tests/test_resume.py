@@ -110,29 +110,34 @@ def test_a_run_checkpoints_at_every_evaluation_and_keeps_a_step_numbered_history
                           "120, 160")
 
 
-def test_a_run_without_its_process_reads_as_killed(tmp_path, cli):
+def climbing_run(tmp_path: Path, cli) -> Path:
+    """A finished 200-step QMIX run on the climbing game (one-step episodes: quick)."""
     args = ["--algo", "qmix", "--env", "climbing", "--steps", "200", "--run-dir", str(tmp_path), "--run-id", "r",
             "--wandb", "disabled", "--no-progress", "--set", "test_interval=100", "--set", "test_episodes=2",
             "--set", "algo.batch_size=4"]
     assert cli("run", *args).returncode == 0
-    run = tmp_path / "r"
+    return tmp_path / "r"
+
+
+def test_a_run_without_its_process_reads_as_killed(tmp_path, cli):
+    run = climbing_run(tmp_path, cli)
     info = json.loads((run / "run.json").read_text())
     assert info["pid"] == os.getpid() and info["status"] == "finished"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (run / "run.json").write_text(json.dumps({**info, "status": "running", "pid": dead.pid}))
-    assert cli("eval", "--run", str(run), "--episodes", "2").returncode == 0
-    assert json.loads((run / "run.json").read_text())["status"] == "killed"
+    for command in (["compare", str(run)], ["eval", "--run", str(run), "--episodes", "2"]):
+        (run / "run.json").write_text(json.dumps({**info, "status": "running", "pid": dead.pid}))
+        result = cli(*command)
+        assert result.returncode == 0
+        assert json.loads((run / "run.json").read_text())["status"] == "killed"
+    assert f"note: {run} is killed at env step 200, not finished; go on with: marlzoo run --resume {run}" in \
+        cli("compare", str(run)).stdout
     (run / "run.json").write_text(json.dumps({**info, "status": "running"}))  # this process: alive
     assert_one_line_error(cli("run", "--resume", str(run)), "is still running")
 
 
 def test_resume_refuses_bad_input_in_one_line(tmp_path, cli):
-    args = ["--algo", "qmix", "--env", "climbing", "--steps", "200", "--run-dir", str(tmp_path), "--run-id", "r",
-            "--wandb", "disabled", "--no-progress", "--set", "test_interval=100", "--set", "test_episodes=2",
-            "--set", "algo.batch_size=4"]
-    assert cli("run", *args).returncode == 0
-    run = tmp_path / "r"
+    run = climbing_run(tmp_path, cli)
     (tmp_path / "empty").mkdir()
     assert_one_line_error(cli("run", "--resume", str(tmp_path / "nothing")), "does not exist")
     assert_one_line_error(cli("run", "--resume", str(tmp_path / "empty")), "not a marlzoo run directory")

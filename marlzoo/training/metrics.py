@@ -106,6 +106,16 @@ def truncate_rows(path: Path, env_steps: int) -> int:
     return len(lines) - len(kept)
 
 
+def last_values(path: Path) -> dict[str, Any]:
+    """The latest value of each metric in ``path``, as :class:`MetricLog` would hold it had it
+    written every row."""
+    latest: dict[str, Any] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            latest.update(json.loads(line))
+    return latest
+
+
 def _wandb_has_credentials() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True

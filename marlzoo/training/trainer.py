@@ -30,7 +30,7 @@ from marlzoo.errors import RunInterrupted, UserError
 from marlzoo.rngstate import global_rng_state, object_rng_state, set_global_rng_state, set_object_rng_state
 from marlzoo.training.loops import make_loop
 from marlzoo.training.metrics import (JsonlSink, MeanAccumulator, MetricLog, TensorBoardSink, WandbSink, display_path,
-                                      resolve_wandb_mode, truncate_rows)
+                                      last_values, resolve_wandb_mode, truncate_rows)
 from marlzoo.training.progress import Progress, progress_mode
 from marlzoo.registry import get_algo
 from marlzoo.training.runinfo import (git_commit, hardware, peak_rss_mb, process_identity, read_json, write_json_atomic,
@@ -121,8 +121,8 @@ class Counters:
 class Trainer:
     """Trains one algorithm on one env for ``config.steps`` env steps, writing into ``run_dir``.
 
-    Built with ``resume`` (a checkpoint's payload, from :func:`resume_payload`), it goes on from
-    that checkpoint exactly: everything :meth:`resume_state` saved is put back.
+    Built with ``resume`` (a checkpoint's payload, read by :func:`marlzoo.api.resume`), it goes on
+    from that checkpoint exactly: everything :meth:`resume_state` saved is put back.
     """
 
     def __init__(self, config: RunConfig, run_dir: Path, show_progress: bool | str = True,
@@ -280,6 +280,8 @@ class Trainer:
             write_text_atomic(run_dir / "config.yaml", dump_config(config))
             write_json_atomic(run_dir / "run.json", info)
             log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
+            if self.resumed_at is not None:  # run.json's final metrics are the last of each, before as after
+                log.latest = last_values(run_dir / "metrics.jsonl")
         except OSError as exc:
             raise UserError(f"cannot write into the run directory {run_dir}: {exc.strerror or exc}; "
                             "pass a --run-dir with space and write permission") from None
