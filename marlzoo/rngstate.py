@@ -67,11 +67,15 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _generators(obj: Any, path: str, depth: int, seen: set[int]) -> Iterator[tuple[str, Any]]:
+GENERATORS = (np.random.Generator, np.random.RandomState, random.Random, torch.Generator)
+Path_ = tuple  # the keys from an object down to one of its generators: attribute names, dict keys, list indices
+
+
+def _generators(obj: Any, path: Path_, depth: int, seen: set[int]) -> Iterator[tuple[Path_, Any]]:
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if isinstance(obj, (np.random.Generator, np.random.RandomState, random.Random, torch.Generator)):
+    if isinstance(obj, GENERATORS):
         yield path, obj
         return
     if depth >= MAX_DEPTH or isinstance(obj, _LEAVES):
@@ -86,36 +90,62 @@ def _generators(obj: Any, path: str, depth: int, seen: set[int]) -> Iterator[tup
         except TypeError:
             return
     for key, value in list(items):
-        yield from _generators(value, f"{path}.{key}" if path else str(key), depth + 1, seen)
+        yield from _generators(value, (*path, key), depth + 1, seen)
 
 
-def object_rng_state(obj: Any) -> dict[str, Any]:
-    """The state of every random generator ``obj`` holds, keyed by its attribute path."""
+def generator_paths(obj: Any) -> list[Path_]:
+    """Where ``obj``'s generators are (a search of its attributes; see the module docstring)."""
+    return [path for path, _ in _generators(obj, (), 0, set())]
+
+
+def _at(obj: Any, path: Path_) -> Any:
+    """The generator at ``path`` below ``obj``, or None if the path no longer leads to one."""
+    for key in path:
+        try:
+            obj = obj[key] if isinstance(obj, (list, tuple, dict)) else vars(obj)[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return obj if isinstance(obj, GENERATORS) else None
+
+
+def _state_of(gen: Any) -> dict[str, Any]:
+    if isinstance(gen, np.random.Generator):
+        return {"kind": "numpy", "state": _plain(gen.bit_generator.state)}
+    if isinstance(gen, np.random.RandomState):
+        return {"kind": "legacy", "state": _plain(gen.get_state(legacy=False))}
+    if isinstance(gen, random.Random):
+        version, internal, gauss = gen.getstate()
+        return {"kind": "python", "state": [version, list(internal), gauss]}
+    return {"kind": "torch", "state": gen.get_state()}
+
+
+def object_rng_state(obj: Any, paths: list[Path_] | None = None) -> dict[str, Any] | None:
+    """The state of every random generator ``obj`` holds, keyed by its dotted path. With ``paths``
+    (from :func:`generator_paths`), only the generators there, without a search; None if one of
+    them is no longer a generator."""
+    found = _generators(obj, (), 0, set()) if paths is None else ((path, _at(obj, path)) for path in paths)
     states: dict[str, Any] = {}
-    for path, gen in _generators(obj, "", 0, set()):
-        if isinstance(gen, np.random.Generator):
-            states[path] = {"kind": "numpy", "state": _plain(gen.bit_generator.state)}
-        elif isinstance(gen, np.random.RandomState):
-            states[path] = {"kind": "legacy", "state": _plain(gen.get_state(legacy=False))}
-        elif isinstance(gen, random.Random):
-            version, internal, gauss = gen.getstate()
-            states[path] = {"kind": "python", "state": [version, list(internal), gauss]}
-        else:
-            states[path] = {"kind": "torch", "state": gen.get_state()}
+    for path, gen in found:
+        if gen is None:
+            return None
+        states[".".join(map(str, path))] = {"path": list(path), **_state_of(gen)}
     return states
 
 
-def set_object_rng_state(obj: Any, states: dict[str, Any]) -> None:
+def set_object_rng_state(obj: Any, states: dict[str, Any], exact: bool = True) -> None:
     """Put the states :func:`object_rng_state` returned back into ``obj``'s generators, in place.
 
-    Raises ``ValueError`` if ``obj`` does not hold generators at the same paths (another env or
-    algorithm than the one saved).
+    Raises ``ValueError`` if a saved generator is not where it was, or, when ``exact``, if ``obj``
+    holds generators elsewhere too (another env or algorithm than the one saved).
     """
-    found = dict(_generators(obj, "", 0, set()))
-    if set(found) != set(states):
-        raise ValueError(f"random generators at {sorted(found)}, but the checkpoint has {sorted(states)}")
-    for path, saved in states.items():
-        gen, state = found[path], saved["state"]
+    if exact:
+        found = {".".join(map(str, path)) for path in generator_paths(obj)}
+        if found != set(states):
+            raise ValueError(f"random generators at {sorted(found)}, but the checkpoint has {sorted(states)}")
+    for name, saved in states.items():
+        gen, state = _at(obj, tuple(saved["path"])), saved["state"]
+        if gen is None:
+            raise ValueError(f"no random generator at {name}, where the checkpoint has one")
         if saved["kind"] == "numpy":
             gen.bit_generator.state = _numpy(state)
         elif saved["kind"] == "legacy":

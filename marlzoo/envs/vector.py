@@ -10,7 +10,7 @@ import torch
 from marlzoo.errors import EnvCodeError, NonFiniteError, UserError
 
 from marlzoo.envs.adapter import Adapter
-from marlzoo.rngstate import object_rng_state, set_object_rng_state
+from marlzoo.rngstate import generator_paths, object_rng_state, set_object_rng_state
 
 
 class VectorEnv:
@@ -62,6 +62,7 @@ class VectorEnv:
             env.bind(self.obs[i], self.state[i], self.avail[i], self.alive[i])
         self._origins: list[dict[str, Any] | None] = [None] * n  # how each copy's last reset was made
         self._trails: list[list[np.ndarray]] = [[] for _ in range(n)]  # its actions since
+        self._rng_paths: list[list[tuple] | None] = [None] * n  # where each copy keeps its random generators
 
     @property
     def n(self) -> int:
@@ -109,7 +110,14 @@ class VectorEnv:
 
     def _reset_copy(self, i: int, seed: int | None) -> None:
         env = self.envs[i]
-        self._origins[i] = {"seed": int(seed)} if seed is not None else {"rng": object_rng_state(env)}
+        if seed is not None:
+            self._origins[i] = {"seed": int(seed)}
+        else:  # the generators found once per copy are read directly: a search costs as much as a reset
+            rng = object_rng_state(env, self._rng_paths[i]) if self._rng_paths[i] is not None else None
+            if rng is None:
+                self._rng_paths[i] = generator_paths(env)
+                rng = object_rng_state(env, self._rng_paths[i])
+            self._origins[i] = {"rng": rng}
         self._trails[i] = []
         self._call(i, "reset", env.reset, seed=seed)
 
@@ -144,7 +152,7 @@ class VectorEnv:
                 continue
             env, origin = self.envs[i], saved["origin"]
             if "rng" in origin:
-                set_object_rng_state(env, origin["rng"])
+                set_object_rng_state(env, origin["rng"], exact=False)  # the check below is exact
             self._reset_copy(i, origin.get("seed"))
             for action in saved["actions"]:
                 self._call(i, "step", env.step, action.numpy())
