@@ -22,6 +22,7 @@ _EXPORTS = {
     "UserError": "marlzoo.errors",
     "register_algo": "marlzoo.registry",
     "train": "marlzoo.api",
+    "resume": "marlzoo.api",
 }
 __all__ = ["__version__", *_EXPORTS]
 
@@ -29,7 +30,7 @@ _moved.install()
 
 if TYPE_CHECKING:
     from marlzoo.algorithm import Algorithm, PolicyStep, ReplayAlgorithm, RolloutAlgorithm
-    from marlzoo.api import train
+    from marlzoo.api import resume, train
     from marlzoo.envs.spec import EnvSpec
     from marlzoo.errors import UserError
     from marlzoo.registry import register_algo

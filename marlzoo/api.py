@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from marlzoo.errors import UserError
+
 
 def train(
     algo: str,
@@ -52,6 +54,53 @@ def train(
         if not _holds_results(directory):
             _remove_fresh(directory, created)
         raise
+    return {**info, "run_dir": str(directory)}
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    steps: int | None = None,
+    wandb: str | None = None,
+    progress: bool | str = True,
+    tensorboard: bool = False,
+) -> dict[str, Any]:
+    """Go on with the stopped run in ``run_dir`` (killed, interrupted, or failed after a checkpoint)
+    from its last checkpoint, to its own ``steps`` or to a larger ``steps``; returns what
+    :func:`train` returns. The rows of metrics.jsonl logged after the checkpoint are dropped first,
+    so the run ends with the file an unbroken run writes. Bad input raises :class:`marlzoo.UserError`:
+    no such run, a run still running, no checkpoint, a finished run already at its ``steps``, or a
+    checkpoint that does not fit. (A run killed after its final checkpoint, before run.json said
+    ``finished``, is only marked finished.)
+    """
+    from marlzoo.training.checkpoint import load_checkpoint
+    from marlzoo.training.evaluate import load_run
+    from marlzoo.training.runinfo import read_run_info
+    from marlzoo.training.trainer import Trainer
+
+    directory = Path(run_dir)
+    config = load_run(directory)
+    info = read_run_info(directory)
+    if info.get("status") == "running":
+        raise UserError(f"run {directory} is still running (pid {info.get('pid')}); stop it before resuming it")
+    payload = load_checkpoint(directory / "checkpoint.pt", config.algo_name)
+    if "resume" not in payload:
+        raise UserError(f"the checkpoint of {directory} holds no resume state (it was written by an older marlzoo); "
+                        "it can be evaluated, not resumed")
+    done = int(payload["env_steps"])
+    if steps is not None:
+        if steps <= done:
+            raise UserError(f"--steps {steps} is not past the checkpoint of {directory}, at env step {done}; "
+                            "pass a larger --steps")
+        config.steps = steps
+    elif done >= config.steps and info.get("status") == "finished":
+        raise UserError(f"run {directory} already reached its {config.steps} env steps; pass a larger --steps "
+                        "to train it on")
+    if wandb is not None:
+        config.wandb.mode = wandb
+    if progress:
+        print(f"resuming {directory} from its checkpoint at env step {done:,} (of {config.steps:,})", flush=True)
+    info = Trainer(config, directory, show_progress=progress, tensorboard=tensorboard, resume=payload).train()
     return {**info, "run_dir": str(directory)}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from marlzoo import __version__
-from marlzoo.errors import TRACEBACK_VARIABLE, UserError
+from marlzoo.errors import TRACEBACK_VARIABLE, RunInterrupted, UserError
 
 RENDER_EPISODES = 3  # what `marlzoo eval --render` plays when --episodes is not given
 
@@ -39,13 +39,20 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "gets plain lines anyway)")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log to TensorBoard, in <run>/tensorboard/ (pip install 'marlzoo[tensorboard]')")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="go on with a killed or interrupted run from its last checkpoint, to its --steps or a larger "
+                        "--steps given here (its config is the run's own: no --algo, --env, --config, --set, --seed)")
+
+
+RESUME_CONFLICTS = ("algo", "env", "config", "seed", "run_id")
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="run greedy episodes of a trained run", description="Evaluate a run's checkpoint greedily.")
     p.add_argument("--run", required=True, help="the run directory, e.g. runs/<run_id>")
     p.add_argument("--episodes", type=int, help=f"greedy episodes (default: 100, or {RENDER_EPISODES} with --render)")
-    p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt")
+    p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt: a path, or the env step of one "
+                   "kept in <run>/checkpoints/ (keep_checkpoints: K), e.g. --checkpoint 20000")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--qtable", action="store_true",
@@ -57,11 +64,20 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from marlzoo.api import train
+    from marlzoo.api import resume, train
 
-    info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=args.sets, config_file=args.config,
-                 run_dir=args.run_dir, run_id=args.run_id, wandb=args.wandb,
-                 progress="evaluations" if args.no_progress else True, tensorboard=args.tensorboard)
+    progress = "evaluations" if args.no_progress else True
+    if args.resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k in RESUME_CONFLICTS if getattr(args, k) is not None]
+        given += ["--set"] if args.sets else []
+        if given:
+            raise UserError(f"--resume goes on with the run's own config; drop {', '.join(given)} (only --steps, "
+                            "--wandb, --no-progress and --tensorboard go with it)")
+        info = resume(args.resume, steps=args.steps, wandb=args.wandb, progress=progress, tensorboard=args.tensorboard)
+    else:
+        info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=args.sets, config_file=args.config,
+                     run_dir=args.run_dir, run_id=args.run_id, wandb=args.wandb, progress=progress,
+                     tensorboard=args.tensorboard)
     final = info.get("final_metrics", {})
     print(f"run {info['run_dir']}: {info['env_steps']} env steps in {info['wall_clock_s']:.0f} s "
           f"({info['sps']:.0f} steps/s); final test return {final.get('test/return_mean', float('nan')):.2f}")
@@ -73,7 +89,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from marlzoo.training.evaluate import evaluate_run, render_run, value_table_of_run
     from marlzoo.learning.qtable import format_value_table
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    from marlzoo.training.checkpoint import find_checkpoint
+
+    checkpoint = find_checkpoint(Path(args.run), args.checkpoint) if args.checkpoint else None
     writer = animation_writer(args.render) if args.render else None  # a bad file name fails before anything runs
     episodes = args.episodes if args.episodes is not None else (RENDER_EPISODES if writer else 100)
     table = value_table_of_run(Path(args.run), checkpoint) if args.qtable else None
@@ -238,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(exc.__cause__)
         print(f"marlzoo: error: {exc}", file=sys.stderr)
         return 2
+    except RunInterrupted as exc:
+        print(f"marlzoo: {exc}", file=sys.stderr)
+        return 128 + exc.signal
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "can't allocate memory" not in str(exc):
             raise

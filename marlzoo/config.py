@@ -89,6 +89,10 @@ class RunSettings:
     # "process": learn in a second process while this one collects (replay-based algorithms; see
     # marlzoo/training/learner_process.py). A default here keeps configs written before the key existed valid.
     learner: Literal["inline", "process"] = "inline"
+    # Checkpoint scheduling (it never changes a run's numbers, so it is left out of the reproduce cache key).
+    checkpoint_at_test: bool = True  # also checkpoint at every evaluation
+    keep_checkpoints: int = 0        # keep the newest K step-numbered checkpoints in checkpoints/, besides checkpoint.pt
+    checkpoint_buffer: bool = True   # put the replay buffer in checkpoints (resume is exact only with it)
 
 
 @dataclass(kw_only=True)

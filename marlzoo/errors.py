@@ -23,3 +23,12 @@ class EnvCodeError(UserError):
     def __init__(self, env_id: str, phase: str, exc: BaseException) -> None:
         super().__init__(f"env '{env_id}' raised {type(exc).__name__} in its {phase}: {exc} "
                          f"(set {TRACEBACK_VARIABLE}=1 for the full traceback)")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM after writing a checkpoint. The message says how to go on;
+    ``signal`` is the signal's number (the CLI exits with 128 + it, as a shell does)."""
+
+    def __init__(self, message: str, signal: int) -> None:
+        super().__init__(message)
+        self.signal = signal

@@ -68,6 +68,7 @@ COMMON: dict[str, Range] = {
     # run settings
     "seed": SEED, "steps": AT_LEAST_1, "n_envs": AT_LEAST_1, "log_interval": AT_LEAST_1,
     "test_interval": AT_LEAST_1, "test_episodes": AT_LEAST_1, "checkpoint_interval": AT_LEAST_1,
+    "keep_checkpoints": NON_NEGATIVE,
     "torch_threads": Range(1, 1024), "episode_limit": AT_LEAST_1,
     # learning rates, discounts and the like
     "lr": POSITIVE, "critic_lr": POSITIVE, "alpha": Range(0, 1, low_open=True), "gamma": UNIT, "gae_lambda": UNIT,

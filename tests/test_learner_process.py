@@ -42,7 +42,7 @@ def test_the_learner_process_applies_the_inline_updates_to_the_collections_it_is
     # The same collections, learned from inline with the learner's seed, give the same parameters.
     torch.manual_seed(5 + LEARNER_SEED_OFFSET)
     buffer = reference.make_buffer()
-    for fields, t_env, n_learn in [m for m in sent if m is not None]:  # None: close()'s stop
+    for _, fields, t_env, n_learn in [m for m in sent if m is not None]:  # None: close()'s stop
         buffer.insert(EpisodeBatch(**{k: torch.from_numpy(v) for k, v in fields.items()}))
         reference.learn(buffer, t_env, n_learn)
     assert reference.updates == actor.updates == 6  # 4 collections of 2 episodes; learning starts at 4 stored

@@ -33,7 +33,8 @@ def comparison(groups: Sequence[Group]) -> list[tuple[str, ...]]:
 
 
 def compare_runs(paths: Sequence[str | Path]) -> str:
-    """The text ``marlzoo compare`` prints: what the runs share, then one aligned line per group."""
+    """The text ``marlzoo compare`` prints: what the runs share, one aligned line per group, then a
+    note for each run that is not finished (running, killed, interrupted or failed)."""
     groups = group_runs(find_runs(paths))
     n_runs = sum(len(g.runs) for g in groups)
     title = common_title(groups)
@@ -43,4 +44,8 @@ def compare_runs(paths: Sequence[str | Path]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for run in (r for g in groups for r in g.runs if r.info.get("status") not in (None, "finished")):
+        status = str(run.info["status"]).split(":")[0]
+        hint = "" if status == "running" else f"; go on with: marlzoo run --resume {run.path}"
+        lines.append(f"note: {run.path} is {status} at env step {run.env_steps:,}, not finished{hint}")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ import yaml
 
 from marlzoo.bench.store import ADDED_KEYS
 from marlzoo.errors import UserError
+from marlzoo.training.runinfo import read_run_info
 
 IGNORED = ("seed", "wandb")  # top-level keys that do not make another config
 
@@ -96,14 +97,11 @@ def read_run(path: Path) -> RunData:
         raise UserError(f"{path / 'config.yaml'} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(config, dict):
         raise UserError(f"{path / 'config.yaml'} does not hold a config mapping")
-    try:
-        info = json.loads((path / "run.json").read_text())
-    except (OSError, ValueError):
-        info = {}
+    info = read_run_info(path)
     curve = read_curve(path)
     if not len(curve):
         raise UserError(f"{path} has no greedy evaluations (test/return_mean) in metrics.jsonl yet")
-    return RunData(path, config, info if isinstance(info, dict) else {}, curve)
+    return RunData(path, config, info, curve)
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[RunData]:

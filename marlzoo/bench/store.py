@@ -33,16 +33,21 @@ SCRATCH = ".scratch"
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
 ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.backend": "pettingzoo",
               "env.time_limit": "truncate"}
+# Keys that only schedule checkpoints: they never change a run's numbers, so they never enter the hash.
+UNHASHED_KEYS = ("checkpoint_at_test", "keep_checkpoints", "checkpoint_buffer")
 
 
 def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
-    """The cell's cache key: sha256 of its resolved config (minus ``wandb``) and the marlzoo version.
+    """The cell's cache key: sha256 of its resolved config (minus ``wandb`` and :data:`UNHASHED_KEYS`)
+    and the marlzoo version.
 
     Keys added after tables were first cached enter the hash only when they differ from their
     default (:data:`ADDED_KEYS`), so adding an option does not invalidate every cached run.
     """
     data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
     data.pop("wandb", None)
+    for key in UNHASHED_KEYS:
+        data.pop(key, None)
     for dotted, default in ADDED_KEYS.items():
         *sections, key = dotted.split(".")
         holder = data

@@ -8,7 +8,7 @@ backend, mpe2's tasks in numpy over the batch).
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -78,6 +78,15 @@ class BatchedEnv(Protocol):
     def step(self, actions: np.ndarray, active: np.ndarray) -> None:
         """Step the copies where ``active`` is true, copy ``i`` with ``actions[i]`` (``[A]`` indices, or
         ``[A, n_actions]`` floats for continuous agents); the others keep their last arrays."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to bring fresh copies to where these are, as tensors and plain
+        containers (``torch.load(weights_only=True)`` reads it back)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Bring these (freshly built) copies to the states :meth:`state_dict` saved."""
         ...
 
     def close(self) -> None:

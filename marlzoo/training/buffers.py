@@ -96,11 +96,40 @@ class EpisodeBuffer:
     def can_sample(self, batch_size: int) -> bool:
         return self.size >= batch_size
 
+    def state_dict(self) -> dict[str, Any]:
+        """The episodes held (copies of the filled rows only) and the write position, for a checkpoint."""
+        return {"size": self.size, "next": self._next,
+                "fields": {name: value[: self.size].clone() for name, value in self.storage.tensors().items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved; ``ValueError`` if it does not fit this buffer."""
+        size = int(state["size"])
+        if size > self.capacity:
+            raise ValueError(f"the saved buffer holds {size} episodes, more than this buffer's capacity {self.capacity}")
+        for name, value in self.storage.tensors().items():
+            saved = state["fields"][name]
+            if saved.shape[1:] != value.shape[1:] or saved.dtype != value.dtype:
+                raise ValueError(f"saved buffer field '{name}' is {tuple(saved.shape[1:])} {saved.dtype}, "
+                                 f"not {tuple(value.shape[1:])} {value.dtype}")
+            value[:size] = saved
+        self.size, self._next = size, int(state["next"])
+
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> EpisodeBatch:
         """``batch_size`` distinct episodes, uniformly, cut to the longest episode among them."""
         index = torch.randperm(self.size, generator=generator)[:batch_size]
         lengths = self.storage.filled[index].sum(dim=1)
         return self.storage.select(index, int(lengths.max()))
+
+
+def buffer_state(buffer: Any, with_buffer: bool) -> dict[str, Any] | None:
+    """A replay store's checkpoint, or None when it is left out or has no ``state_dict`` (a store
+    that keeps only the collection it is about to learn from, such as IQL's, needs none)."""
+    return buffer.state_dict() if with_buffer and hasattr(buffer, "state_dict") else None
+
+
+def load_buffer_state(buffer: Any, state: dict[str, Any] | None) -> None:
+    if state is not None:
+        buffer.load_state_dict(state)
 
 
 class Discard:

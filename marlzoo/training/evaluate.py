@@ -18,6 +18,7 @@ from marlzoo.envs.batched import BatchedEnv
 from marlzoo.errors import UserError
 from marlzoo.learning.qtable import ValueTable, mask_unavailable, single_state
 from marlzoo.training.animation import AnimationWriter, animation_writer
+from marlzoo.training.runinfo import read_run_info
 from marlzoo.training.runner import EpisodeRunner
 from marlzoo.training.trainer import build_algorithm, env_factory, make_vector_env, seed_everything
 
@@ -30,6 +31,7 @@ def load_run(run_dir: str | Path) -> RunConfig:
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise UserError(f"{run_dir} has no config.yaml, so it is not a marlzoo run directory")
+    read_run_info(run_dir)  # marks a run whose process was killed as killed
     return config_from_file(path)
 
 

@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from marlzoo.algorithm import ReplayAlgorithm, RolloutAlgorithm
 from marlzoo.envs.batched import BatchedEnv
 from marlzoo.errors import UserError
+from marlzoo.training.buffers import buffer_state, load_buffer_state
 from marlzoo.training.guards import check_finite
 from marlzoo.training.learner_process import ProcessLearnerLoop
 from marlzoo.training.rollouts import RolloutRunner
@@ -34,6 +35,13 @@ class Loop(Protocol):
     def iterate(self, t_env: int) -> Collected: ...
 
     def finish(self) -> list[dict[str, float]]: ...
+
+    def state_dict(self, with_buffer: bool = True) -> dict[str, Any]:
+        """What the loop needs to go on exactly after a checkpoint (the replay buffer only if
+        ``with_buffer``), as tensors and plain containers."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -61,6 +69,16 @@ class ReplayLoop:
     def finish(self) -> list[dict[str, float]]:
         """Learning still in flight (none: this loop learns before it returns)."""
         return []
+
+    def state_dict(self, with_buffer: bool = True) -> dict[str, Any]:
+        """The runner's env copies (at an episode boundary), the schedule's carry and the buffer."""
+        return {"runner": self.runner.state_dict(), "schedule": self.schedule.state_dict(),
+                "buffer": buffer_state(self.buffer, with_buffer)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.runner.load_state_dict(state["runner"])
+        self.schedule.load_state_dict(state["schedule"])
+        load_buffer_state(self.buffer, state["buffer"])
 
     def close(self) -> None:
         pass
@@ -99,6 +117,13 @@ class RolloutLoop:
 
     def finish(self) -> list[dict[str, float]]:
         return []
+
+    def state_dict(self, with_buffer: bool = True) -> dict[str, Any]:
+        """The runner's copies mid-episode (the rollout buffer is refilled before each learn)."""
+        return {"runner": self.runner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.runner.load_state_dict(state["runner"])
 
     def close(self) -> None:
         pass

@@ -48,6 +48,16 @@ class MeanAccumulator:
         self._counts.clear()
         return means
 
+    def state_dict(self) -> dict[str, dict]:
+        """The sums and counts since the last row (a checkpoint need not fall on a row)."""
+        return {"sums": dict(self._sums), "counts": dict(self._counts)}
+
+    def load_state_dict(self, state: dict[str, dict]) -> None:
+        self._sums.clear()
+        self._counts.clear()
+        self._sums.update(state["sums"])
+        self._counts.update(state["counts"])
+
 
 class JsonlSink:
     """Appends one JSON object per row to ``metrics.jsonl`` (without wall-clock fields).
@@ -75,6 +85,35 @@ class JsonlSink:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def truncate_rows(path: Path, env_steps: int) -> int:
+    """Drop the rows of ``path`` logged after ``env_steps`` (atomically: a temp file, then a
+    rename), so a resumed run appends to exactly what its checkpoint had seen. Returns the rows dropped."""
+    if not path.is_file():
+        return 0
+    lines = path.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line)["env_steps"] <= env_steps]
+    if len(kept) == len(lines):
+        return 0
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(b"".join(kept))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return len(lines) - len(kept)
+
+
+def last_values(path: Path) -> dict[str, Any]:
+    """The latest value of each metric in ``path``, as :class:`MetricLog` would hold it had it
+    written every row."""
+    latest: dict[str, Any] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            latest.update(json.loads(line))
+    return latest
 
 
 def _wandb_has_credentials() -> bool:

@@ -174,6 +174,21 @@ class RolloutRunner:
         self._hidden: Any = None
         self._all = np.ones(venv.n, dtype=bool)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Where every copy is in its episode: its env state (replayed on load, see
+        :meth:`VectorEnv.state_dict`), its partial return and length, and the recurrent state."""
+        return {"started": self._started, "returns": torch.from_numpy(self._returns.copy()),
+                "lengths": torch.from_numpy(self._lengths.copy()), "starts": torch.from_numpy(self._starts.copy()),
+                "hidden": clone_hidden(self._hidden), "venv": self.venv.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._started = bool(state["started"])
+        self._returns[:] = state["returns"].numpy()
+        self._lengths[:] = state["lengths"].numpy()
+        self._starts[:] = state["starts"].numpy()
+        self._hidden = clone_hidden(state["hidden"])
+        self.venv.load_state_dict(state["venv"])
+
     @torch.no_grad()
     def collect(self, algo: "RolloutAlgorithm", buffer: RolloutBuffer, t_env: int) -> tuple[np.ndarray, np.ndarray]:
         """Fill ``buffer`` with ``buffer.length`` steps of every copy.

@@ -73,11 +73,71 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, then rename it over ``path``."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or {} if it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def process_identity() -> dict[str, Any]:
+    """What tells this process from a later one that reuses its pid: the host, the pid and, on
+    Linux, the process's start time (in clock ticks since boot)."""
+    return {"host": platform.node(), "pid": os.getpid(), "pid_started": _start_time(os.getpid())}
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # a zombie has exited
+
+
+def _gone(info: dict[str, Any]) -> bool:
+    """Whether the process that wrote ``info`` (on this host) has ended."""
+    pid = info.get("pid")
+    if not isinstance(pid, int) or info.get("host") != platform.node():
+        return False  # another machine's run: its pid means nothing here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    started = _start_time(pid)
+    if Path("/proc").is_dir() and started is None:
+        return True  # a zombie, or gone between the two looks
+    return info.get("pid_started") is not None and started is not None and started != info["pid_started"]
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """``run_dir``'s run.json ({} if it has none or cannot be read). A run it says is ``running``
+    whose process has ended was killed without a word (SIGKILL, a lost machine): it is reported,
+    and marked in run.json, as ``killed``."""
+    info = read_json(run_dir / "run.json")
+    if info.get("status") == "running" and _gone(info):
+        info["status"] = "killed"
+        try:
+            write_json_atomic(run_dir / "run.json", info)
+        except OSError:
+            pass  # a read-only copy of a run: report it killed all the same
+    return info

@@ -7,7 +7,7 @@ One policy call per step, batched over env copies x agents. Copies whose episode
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -57,6 +57,14 @@ class EpisodeRunner:
         self._seeds: list[int | None] = [seed + i for i in range(venv.n)]
         self._obs = torch.from_numpy(venv.obs)
         self._avail = torch.from_numpy(venv.avail)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The seeds still to come and every env copy's state (see :meth:`VectorEnv.state_dict`)."""
+        return {"seeds": list(self._seeds), "venv": self.venv.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._seeds = list(state["seeds"])
+        self.venv.load_state_dict(state["venv"])
 
     def _record_observation(self, t: int) -> None:
         rec, venv = self._rec, self.venv

@@ -28,3 +28,10 @@ class UpdateSchedule:
         n = math.floor(self.credit)
         self.credit -= n
         return n
+
+    def state_dict(self) -> dict[str, int]:
+        """The fractional credit carried to the next collection, exactly (numerator and denominator)."""
+        return {"numerator": self.credit.numerator, "denominator": self.credit.denominator}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.credit = Fraction(int(state["numerator"]), int(state["denominator"]))

@@ -5,11 +5,13 @@ It knows algorithms only through the :class:`~marlzoo.algorithm.Algorithm` contr
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import random
 import reprlib
 import time
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -19,20 +21,23 @@ import torch
 
 import marlzoo
 from marlzoo.algorithm import Algorithm
-from marlzoo.training.checkpoint import save_checkpoint
+from marlzoo.training.checkpoint import keep_history, save_checkpoint
 from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.adapter import Adapter
 from marlzoo.envs.batched import BatchedEnv
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.mpe import vectorised_env
 from marlzoo.envs.vector import VectorEnv
-from marlzoo.errors import UserError
+from marlzoo.errors import RunInterrupted, UserError
+from marlzoo.rngstate import global_rng_state, object_rng_state, set_global_rng_state, set_object_rng_state
 from marlzoo.training.loops import make_loop
 from marlzoo.training.metrics import (JsonlSink, MeanAccumulator, MetricLog, TensorBoardSink, WandbSink, display_path,
-                                      resolve_wandb_mode)
+                                      last_values, resolve_wandb_mode, truncate_rows)
 from marlzoo.training.progress import Progress, progress_mode
 from marlzoo.registry import get_algo
-from marlzoo.training.runinfo import git_commit, hardware, peak_rss_mb, write_json_atomic
+from marlzoo.training.runinfo import (git_commit, hardware, peak_rss_mb, process_identity, read_json, write_json_atomic,
+                                     write_text_atomic)
+from marlzoo.training.signals import StopSignals
 from marlzoo.training.runner import EpisodeRunner
 
 TEST_SEED_OFFSET = 100_000
@@ -107,11 +112,28 @@ def new_run_dir(parent: Path, config: RunConfig, run_id: str | None) -> Path:
     return run_dir
 
 
+@dataclass
+class Counters:
+    """Where the loop is: env steps, episodes, the next log, test and checkpoint points, and the
+    wall-clock seconds of the sessions before this one (a resumed run's clock goes on)."""
+
+    t_env: int
+    episodes: int
+    next_log: int
+    next_test: int
+    next_ckpt: int
+    elapsed: float = 0.0
+
+
 class Trainer:
-    """Trains one algorithm on one env for ``config.steps`` env steps, writing into ``run_dir``."""
+    """Trains one algorithm on one env for ``config.steps`` env steps, writing into ``run_dir``.
+
+    Built with ``resume`` (a checkpoint's payload, read by :func:`marlzoo.api.resume`), it goes on
+    from that checkpoint exactly: everything :meth:`resume_state` saved is put back.
+    """
 
     def __init__(self, config: RunConfig, run_dir: Path, show_progress: bool | str = True,
-                 tensorboard: bool = False) -> None:
+                 tensorboard: bool = False, resume: dict[str, Any] | None = None) -> None:
         """``show_progress``: ``True`` (a bar on a terminal, plain lines elsewhere), ``False`` (silent) or a
         :mod:`~marlzoo.training.progress` mode; ``tensorboard``: also write TensorBoard event files."""
         self.config = config
@@ -127,8 +149,54 @@ class Trainer:
             self.algo = build_algorithm(config, self.spec)
             self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
                                   config.torch_threads)
+            opened.callback(self.loop.close)
+            self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
+            self.counters = Counters(0, 0, config.log_interval, config.test_interval, config.checkpoint_interval)
+            self.train_stats, self.learn_stats = MeanAccumulator(), MeanAccumulator()
+            self._global_rng: dict[str, Any] | None = None  # restored just before the loop starts
+            self.resumed_at: int | None = None
+            if resume is not None:
+                self._restore(resume)
             opened.pop_all()
-        self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume_state(self) -> dict[str, Any]:
+        """What a resumed run needs beyond the algorithm's state: the counters and the metrics
+        accumulated since the last row, the loop's state (env copies, update schedule, replay buffer
+        unless ``checkpoint_buffer: false``), the test envs, and every random stream, the
+        algorithm's own generators included. Reading them draws no random number."""
+        return {
+            "counters": dataclasses.asdict(self.counters),
+            "train_stats": self.train_stats.state_dict(),
+            "learn_stats": self.learn_stats.state_dict(),
+            "loop": self.loop.state_dict(self.config.checkpoint_buffer),
+            "test_runner": self.test_runner.state_dict(),
+            "algo_rng": object_rng_state(self.algo),
+            "rng": global_rng_state(),
+            "buffer_saved": self.config.checkpoint_buffer,
+        }
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        state = payload["resume"]
+        try:
+            self.algo.load_state_dict(payload["state"])
+            set_object_rng_state(self.algo, state["algo_rng"])
+            self.loop.load_state_dict(state["loop"])
+            self.test_runner.load_state_dict(state["test_runner"])
+            self.counters = Counters(**state["counters"])
+            self.train_stats.load_state_dict(state["train_stats"])
+            self.learn_stats.load_state_dict(state["learn_stats"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"the checkpoint in {self.run_dir} does not fit this run ({type(exc).__name__}: "
+                            f"{reprlib.repr(str(exc))}); was its config, env or marlzoo changed?") from None
+        self._global_rng = state["rng"]
+        self.resumed_at = self.counters.t_env
+
+    def _checkpoint(self) -> None:
+        c, path = self.counters, self.run_dir / "checkpoint.pt"
+        save_checkpoint(path, self.config.algo_name, self.algo.state_dict(), c.t_env, c.episodes, self.resume_state())
+        if self.config.keep_checkpoints:
+            keep_history(path, self.run_dir, c.t_env, self.config.keep_checkpoints)
 
     # ------------------------------------------------------------------ run.json
     def contract(self) -> dict[str, Any]:
@@ -154,77 +222,42 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict[str, Any]:
-        config, run_dir = self.config, self.run_dir
-        info = {**self.contract(), "status": "running", "hardware": hardware(),
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        try:
-            (run_dir / "config.yaml").write_text(dump_config(config))
-            write_json_atomic(run_dir / "run.json", info)
-            log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
-        except OSError as exc:
-            raise UserError(f"cannot write into the run directory {run_dir}: {exc.strerror or exc}; "
-                            "pass a --run-dir with space and write permission") from None
-        info["wandb_mode"] = resolve_wandb_mode(config.wandb.mode)
+        """Run to ``config.steps`` (from the checkpoint, when resumed) and return run.json's contents.
 
-        t_env = episodes = 0
-        next_log, next_test, next_ckpt = config.log_interval, config.test_interval, config.checkpoint_interval
-        train_stats, learn_stats = MeanAccumulator(), MeanAccumulator()
-        start = time.perf_counter()
-        last_return = float("nan")
+        SIGINT and SIGTERM stop it after the iteration under way, with a checkpoint: run.json then
+        says ``interrupted`` and :class:`~marlzoo.errors.RunInterrupted` says how to resume.
+        """
+        config, run_dir, c = self.config, self.run_dir, self.counters
+        info, log = self._open_run()
+        start = time.perf_counter() - c.elapsed
         progress = Progress(config.steps, f"{config.algo_name} on {self.spec.env_id}", self.progress_mode)
+        stop = StopSignals()
         try:
             self._open_sinks(log, progress, info)
-            with progress:
-                while t_env < config.steps:
-                    collected = self.loop.iterate(t_env)
-                    t_env += collected.steps
-                    episodes += len(collected.returns)
-                    for ret, length in zip(collected.returns, collected.lengths):
-                        train_stats.add({"train/return_mean": ret, "train/ep_length_mean": length})
-                    for metrics in collected.learn_metrics:
-                        learn_stats.add(metrics)
-                    elapsed = time.perf_counter() - start
-                    if len(collected.returns):
-                        last_return = float(np.mean(collected.returns))
-                    progress.update(t_env, train_return=last_return, sps=t_env / elapsed)
-                    done = t_env >= config.steps
-                    if done:  # the final evaluation and checkpoint see every update
-                        for metrics in self.loop.finish():
-                            learn_stats.add(metrics)
-                    row: dict[str, Any] = {}
-                    if t_env >= next_log or done:
-                        next_log += config.log_interval * max(1, (t_env - next_log) // config.log_interval + 1)
-                        row.update(train_stats.pop())
-                        row.update(learn_stats.pop())
-                        row.update(self.algo.log_info(t_env))
-                    if t_env >= next_test or done:
-                        next_test += config.test_interval * max(1, (t_env - next_test) // config.test_interval + 1)
-                        returns = self.test_runner.evaluate(self.algo, config.test_episodes)
-                        row["test/return_mean"] = float(returns.mean())
-                        row["test/return_std"] = float(returns.std())
-                        progress.note_test(t_env, row["test/return_mean"], row["test/return_std"])
-                    if row:
-                        row.update({"env_steps": t_env, "episodes": episodes,
-                                    "time/sps": t_env / (time.perf_counter() - start),
-                                    "time/elapsed_s": time.perf_counter() - start})
-                        log.write(row)
-                    if t_env >= next_ckpt and not done:
-                        next_ckpt += config.checkpoint_interval
-                        self._checkpoint(t_env, episodes)
-            self._checkpoint(t_env, episodes)
+            if self._global_rng is not None:  # last: nothing before the loop may draw from the saved streams
+                set_global_rng_state(self._global_rng)
+            with progress, stop:
+                last_return = float("nan")
+                while c.t_env < config.steps and stop.signal is None:
+                    last_return = self._iterate(log, progress, info, start, last_return)
+            c.elapsed = time.perf_counter() - start
+            self._checkpoint()
+            if stop.signal is not None:
+                raise RunInterrupted(f"stopped by {stop.name} at env step {c.t_env:,} with a checkpoint; "
+                                     f"go on with: marlzoo run --resume {display_path(run_dir)}", stop.signal)
         except OSError as exc:
             if exc.errno not in DISK_ERRORS:
-                self._record_stop(info, f"failed: {type(exc).__name__}: {exc}", t_env, start)
+                self._record_stop(info, f"failed: {type(exc).__name__}: {exc}", c.t_env, start)
                 raise
             failure = UserError(
                 f"cannot write {exc.filename or 'into ' + str(run_dir)}: {exc.strerror}; the run stopped at env step "
-                f"{t_env}, and what it wrote before is kept in {run_dir}"
+                f"{c.t_env}, and what it wrote before is kept in {run_dir}"
             )
-            self._record_stop(info, f"failed: {failure}", t_env, start)
+            self._record_stop(info, f"failed: {failure}", c.t_env, start)
             raise failure from exc
         except BaseException as exc:
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}: {exc}"
-            self._record_stop(info, stopped, t_env, start)
+            self._record_stop(info, stopped, c.t_env, start)
             raise
         finally:
             log.close()
@@ -233,11 +266,84 @@ class Trainer:
             self.test_env.close()
         wall = time.perf_counter() - start
         final = {k: v for k, v in log.latest.items() if not k.startswith("time/")}
-        info.update(status="finished", env_steps=t_env, episodes=episodes, wall_clock_s=round(wall, 2),
-                    sps=round(t_env / wall, 1), peak_rss_mb=peak_rss_mb(), final_metrics=final,
+        info.update(status="finished", env_steps=c.t_env, episodes=c.episodes, wall_clock_s=round(wall, 2),
+                    sps=round(c.t_env / wall, 1), peak_rss_mb=peak_rss_mb(), final_metrics=final,
                     finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         write_json_atomic(run_dir / "run.json", info)
         return info
+
+    def _open_run(self) -> tuple[dict[str, Any], MetricLog]:
+        """Write config.yaml and run.json (status ``running``, with this process's pid and a
+        heartbeat) and open metrics.jsonl; a resumed run first drops the rows after its checkpoint."""
+        config, run_dir = self.config, self.run_dir
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        info = {**self.contract(), "status": "running", "hardware": hardware(), "started_at": now,
+                **process_identity(), "heartbeat_at": now, "env_steps": self.counters.t_env}
+        try:
+            if self.resumed_at is not None:
+                old = read_json(run_dir / "run.json")
+                info["started_at"] = old.get("started_at", now)
+                info["resumed"] = [*old.get("resumed", []), {"at_env_step": self.resumed_at, "at": now}]
+                truncate_rows(run_dir / "metrics.jsonl", self.resumed_at)
+            write_text_atomic(run_dir / "config.yaml", dump_config(config))
+            write_json_atomic(run_dir / "run.json", info)
+            log = MetricLog([JsonlSink(run_dir / "metrics.jsonl")])
+            if self.resumed_at is not None:  # run.json's final metrics are the last of each, before as after
+                log.latest = last_values(run_dir / "metrics.jsonl")
+        except OSError as exc:
+            raise UserError(f"cannot write into the run directory {run_dir}: {exc.strerror or exc}; "
+                            "pass a --run-dir with space and write permission") from None
+        info["wandb_mode"] = resolve_wandb_mode(config.wandb.mode)
+        return info, log
+
+    def _iterate(self, log: MetricLog, progress: Progress, info: dict[str, Any], start: float,
+                 last_return: float) -> float:
+        """One collection, its learning, and the log row, evaluation and checkpoint it is due;
+        returns the mean return of the episodes it finished (``last_return`` if none)."""
+        config, c = self.config, self.counters
+        collected = self.loop.iterate(c.t_env)
+        c.t_env += collected.steps
+        c.episodes += len(collected.returns)
+        for ret, length in zip(collected.returns, collected.lengths):
+            self.train_stats.add({"train/return_mean": ret, "train/ep_length_mean": length})
+        for metrics in collected.learn_metrics:
+            self.learn_stats.add(metrics)
+        if len(collected.returns):
+            last_return = float(np.mean(collected.returns))
+        progress.update(c.t_env, train_return=last_return, sps=c.t_env / (time.perf_counter() - start))
+        done = c.t_env >= config.steps
+        if done:  # the final evaluation and checkpoint see every update
+            for metrics in self.loop.finish():
+                self.learn_stats.add(metrics)
+        row: dict[str, Any] = {}
+        if c.t_env >= c.next_log or done:
+            c.next_log += config.log_interval * max(1, (c.t_env - c.next_log) // config.log_interval + 1)
+            row.update(self.train_stats.pop())
+            row.update(self.learn_stats.pop())
+            row.update(self.algo.log_info(c.t_env))
+        tested = c.t_env >= c.next_test or done
+        if tested:
+            c.next_test += config.test_interval * max(1, (c.t_env - c.next_test) // config.test_interval + 1)
+            returns = self.test_runner.evaluate(self.algo, config.test_episodes)
+            row["test/return_mean"] = float(returns.mean())
+            row["test/return_std"] = float(returns.std())
+            progress.note_test(c.t_env, row["test/return_mean"], row["test/return_std"])
+        if row:
+            row.update({"env_steps": c.t_env, "episodes": c.episodes,
+                        "time/sps": c.t_env / (time.perf_counter() - start),
+                        "time/elapsed_s": time.perf_counter() - start})
+            log.write(row)
+        due = c.t_env >= c.next_ckpt
+        if due:
+            c.next_ckpt += config.checkpoint_interval
+        if (due or (tested and config.checkpoint_at_test)) and not done:
+            c.elapsed = time.perf_counter() - start
+            self._checkpoint()
+        if row or due:
+            info["heartbeat_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            info["env_steps"] = c.t_env
+            write_json_atomic(self.run_dir / "run.json", info)
+        return last_return
 
     def _record_stop(self, info: dict[str, Any], status: str, t_env: int, start: float) -> None:
         """Say in run.json why the run stopped, if the disk still takes it."""
@@ -267,6 +373,3 @@ class Trainer:
             info["wandb_mode"] = sink.mode  # online falls back to offline when it cannot connect
             if sink.note:
                 progress.line(sink.note)
-
-    def _checkpoint(self, t_env: int, episodes: int) -> None:
-        save_checkpoint(self.run_dir / "checkpoint.pt", self.config.algo_name, self.algo.state_dict(), t_env, episodes)

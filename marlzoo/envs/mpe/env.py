@@ -24,10 +24,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
 from marlzoo.envs.adapter_base import build_spec, check_env_options
+from marlzoo.rngstate import object_rng_state, set_object_rng_state
 from marlzoo.envs.batched import apply_time_limit, check_reset_mask, check_rows_finite, check_time_limit
 from marlzoo.envs.catalogue import env_names
 from marlzoo.envs.mpe.scenarios import DRAWING, MOVE_FORCE, MOVES, SCENARIOS, SENSITIVITY, TARGETS, Scenario
@@ -183,6 +185,29 @@ class MPEVectorEnv:
         self.terminated[rows] = False
         self.truncated[rows] = False
         check_rows_finite(self, mask, "reset", lambda i: int(self.t[i]))
+
+    # ------------------------------------------------------------------ checkpoints
+    def _saved_arrays(self) -> dict[str, np.ndarray]:
+        w = self.worlds
+        return {"pos": w.pos, "vel": w.vel, "comm": w.comm, "landmarks": w.landmarks, "goals": w.goals, "t": self.t,
+                "obs": self.obs, "state": self.state, "avail": self.avail, "alive": self.alive,
+                "reward": self.reward, "terminated": self.terminated, "truncated": self.truncated}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every copy's world, step count, arrays and random generator, as tensors and plain containers:
+        unlike the adapters, the whole state is in arrays, so nothing is replayed."""
+        return {"arrays": {k: torch.from_numpy(v.copy()) for k, v in self._saved_arrays().items()},
+                "rngs": object_rng_state(self._rngs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Bring the copies to the states :meth:`state_dict` saved (a ValueError if they do not fit)."""
+        arrays = self._saved_arrays()
+        saved = state["arrays"]
+        if saved.keys() != arrays.keys() or any(tuple(saved[k].shape) != v.shape for k, v in arrays.items()):
+            raise ValueError("the saved env copies do not fit this env (another task, kwargs or number of copies)")
+        for name, values in arrays.items():
+            values[...] = saved[name].numpy()  # in place: callers hold views of these arrays
+        set_object_rng_state(self._rngs, state["rngs"])
 
     # ------------------------------------------------------------------ steps
     def _decode(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
