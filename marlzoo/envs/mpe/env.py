@@ -169,6 +169,8 @@ class MPEVectorEnv:
         """Reset the copies where ``mask`` is true (see :class:`~marlzoo.envs.batched.BatchedEnv`)."""
         mask = check_reset_mask(mask, seeds, self.n)
         rows = np.flatnonzero(mask)
+        if not rows.size:
+            return
         for i in rows:
             seed = None if seeds is None else seeds[i]
             if seed is not None:
