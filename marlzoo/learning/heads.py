@@ -8,8 +8,9 @@ action kind itself. The actor's output is ``out [..., n_agents, head.out_dim]``;
 Stochastic heads (:class:`ActionHead`):
   * :class:`MaskedCategorical`: a categorical over the available actions; greedy is the most likely one.
   * :class:`SquashedGaussian`: ``u ~ N(out, exp(log_std))`` squashed into the bounds,
-    ``a = centre + half * tanh(u)``, with a learnt state-independent ``log_std`` of its own. The
-    buffer keeps ``u``; log-probabilities include the change of variables; greedy is ``u = out``.
+    ``a = centre + half * tanh(u)``, with a learnt state-independent ``log_std`` of its own (one for
+    all agents, or one per agent). The buffer keeps ``u``; log-probabilities include the change of
+    variables; greedy is ``u = out``.
 
 Deterministic heads (:class:`DeterministicHead`), for policies trained through a critic:
   * :class:`GumbelOneHot`: one-hot actions from the straight-through Gumbel-softmax.
@@ -90,23 +91,37 @@ class MaskedCategorical(ActionHead):
 
 
 class SquashedGaussian(ActionHead):
-    """A Gaussian in the unbounded space, squashed into the Box bounds by ``tanh``."""
+    """A Gaussian in the unbounded space, squashed into the Box bounds by ``tanh``.
 
-    def __init__(self, spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu") -> None:
+    The log-std is one ``log_std [n_actions]`` shared by all agents, or with ``per_agent`` one
+    Parameter per agent in ``log_stds`` (agents whose policies must move one at a time, as in HAPPO).
+    """
+
+    def __init__(self, spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu",
+                 per_agent: bool = False) -> None:
         super().__init__(spec.n_actions)
         self.bounds = ActionBounds(spec, device)
-        self.log_std = nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device))
+        self.log_stds: nn.ParameterList | None = None
+        if per_agent:  # one Parameter per agent: an optimiser step on one agent's leaves the others' alone
+            self.log_stds = nn.ParameterList(
+                nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device)) for _ in spec.agents)
+        else:
+            self.log_std = nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device))
+
+    def current_log_std(self) -> torch.Tensor:
+        """The log-std: ``[n_actions]`` shared by all agents, or ``[n_agents, n_actions]`` per agent."""
+        return self.log_std if self.log_stds is None else torch.stack(tuple(self.log_stds))
 
     def act(self, out, avail, explore):
-        u = out + torch.randn_like(out) * self.log_std.exp() if explore else out
+        u = out + torch.randn_like(out) * self.current_log_std().exp() if explore else out
         return self.bounds.squash(u), u
 
     def log_prob(self, out, avail, actions):
-        return squashed_gaussian_log_prob(actions, out, self.log_std, self.bounds)
+        return squashed_gaussian_log_prob(actions, out, self.current_log_std(), self.bounds)
 
     def log_prob_entropy(self, out, avail, actions):
         log_prob = self.log_prob(out, avail, actions)
-        return log_prob, gaussian_entropy(self.log_std, self.bounds).expand_as(log_prob)
+        return log_prob, gaussian_entropy(self.current_log_std(), self.bounds).expand_as(log_prob)
 
     def uniform(self, avail):
         low, high = self.bounds.low, self.bounds.high
@@ -114,14 +129,16 @@ class SquashedGaussian(ActionHead):
         return low + (high - low) * unit
 
     def log_info(self) -> dict[str, float]:
-        return {"action_std": float(self.log_std.detach().exp().mean())}
+        return {"action_std": float(self.current_log_std().detach().exp().mean())}
 
 
-def make_action_head(spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu") -> ActionHead:
-    """The stochastic head for the env's actions: a masked categorical, or a squashed Gaussian."""
+def make_action_head(spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu",
+                     per_agent: bool = False) -> ActionHead:
+    """The stochastic head for the env's actions: a masked categorical, or a squashed Gaussian
+    (with a log-std per agent if ``per_agent``)."""
     if spec.action_kind == "discrete":
         return MaskedCategorical(spec.n_actions).to(device)
-    return SquashedGaussian(spec, log_std_init, device)
+    return SquashedGaussian(spec, log_std_init, device, per_agent)
 
 
 class DeterministicHead(ABC):
