@@ -78,8 +78,9 @@ class HAPPO(MAPPO):
         return torch.where(buffer.alive[..., agent], r, torch.ones_like(r))
 
     def update_agent(self, agent: int, factor: torch.Tensor, data: dict[str, torch.Tensor],
-                     buffer: RolloutBuffer) -> tuple[torch.Tensor, torch.Tensor]:
-        """``agent``'s PPO epochs with advantages ``factor * A``; returns its mean policy loss and entropy."""
+                     buffer: RolloutBuffer) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``agent``'s PPO epochs with advantages ``factor * A``. Returns its mean policy loss and
+        entropy, and the last minibatch's log-ratios and mask (for the drift metrics)."""
         own, sums, n = self.agent_params(agent), torch.zeros(2), 0
         for mb, hidden0 in self.minibatches(buffer, {**data, "factor": factor}):
             log_prob, entropy = self.policy_outputs(mb["obs"], mb["avail"], mb["actions"], mb["starts"], hidden0)
@@ -90,8 +91,7 @@ class HAPPO(MAPPO):
             self.optimise(policy_loss - self.config.entropy_coef * entropy_mean, only=own)
             sums += torch.stack([policy_loss.detach(), entropy_mean.detach()])
             n += 1
-        self.last_log_ratio = (log_ratio.detach(), m)
-        return sums / n
+        return sums / n, (log_ratio.detach(), m)
 
     def learn(self, buffer: RolloutBuffer, t_env: int) -> dict[str, float]:
         self.anneal_learning_rates(t_env - buffer.length * buffer.n_envs)
@@ -99,7 +99,8 @@ class HAPPO(MAPPO):
         factor = torch.ones(buffer.length, buffer.n_envs, device=self.device)  # M: 1 for the first agent
         actor_sums = torch.zeros(2)
         for agent in torch.randperm(self.spec.n_agents).tolist():
-            actor_sums += self.update_agent(agent, factor, data, buffer)
+            means, last = self.update_agent(agent, factor, data, buffer)
+            actor_sums += means
             factor = factor * self.ratio(agent, data, buffer)
         value_sum, n = 0.0, 0
         for mb, hidden0 in self.minibatches(buffer, data):
@@ -111,4 +112,4 @@ class HAPPO(MAPPO):
         policy, entropy = (actor_sums / self.spec.n_agents).tolist()
         return {"loss/policy": policy, "loss/value": value_sum / n, "loss/entropy": entropy,
                 "loss/factor_mean": float(masked_mean(factor, buffer.alive.all(-1).float())),
-                **self.drift(*self.last_log_ratio)}
+                **self.drift(*last)}
