@@ -21,7 +21,9 @@ critic, entropy 0.01, feed-forward actor and critic, critic targets standardised
 statistics (EPyMARL's coma.yaml: standardise_returns) and raw advantages. Where the rollout
 machinery differs from EPyMARL: the targets come from the critic as it acted rather than from a
 target copy refreshed every 200 updates, and the critic reads the state and the others' actions
-(with the agent id) but not the agent's own observation or the last actions.
+(with the agent id) but not the agent's own observation or the last actions. An agent that has
+left the episode is out of the others' actions when learning; while acting (where the rollout
+contract does not say who is alive) it is in, with the no-op the env allows it.
 """
 
 from __future__ import annotations
@@ -82,12 +84,16 @@ class COMA(ActorCritic):
         n, A = self.spec.n_agents, self.spec.n_actions
         return build_network(self.spec, self.config.critic, A, source="state", extra_dim=n * A)
 
-    def q_values(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def q_values(self, state: torch.Tensor, actions: torch.Tensor, alive: torch.Tensor | None = None) -> torch.Tensor:
         """``Q_a(s, (u^-a, .))`` for every agent, ``[..., n, A]`` in the critic's units, from
-        ``state [..., S]`` and the joint action ``[..., n]``; agent a's own action is not read."""
+        ``state [..., S]`` and the joint action ``[..., n]``; agent a's own action is not read, nor
+        (given ``alive [..., n]``) the action recorded for an agent that has left."""
         lead, (n, A) = state.shape[:-1], (self.spec.n_agents, self.spec.n_actions)
         x = state.reshape(-1, 1, state.shape[-1]).expand(-1, n, -1)
-        joint = F.one_hot(actions.reshape(-1, n), A).float().reshape(-1, 1, n * A)
+        joint = F.one_hot(actions.reshape(-1, n), A).float()
+        if alive is not None:
+            joint = joint * alive.reshape(-1, n, 1).float()
+        joint = joint.reshape(-1, 1, n * A)
         q, _ = self.critic.step(x, None, extra=joint * self.others)
         return q.reshape(*lead, n, A)
 
@@ -119,7 +125,7 @@ class COMA(ActorCritic):
         if cfg.normalise_values:
             self.value_norm.update(targets[buffer.alive])
 
-        q = self.q_values(buffer.state, buffer.actions)
+        q = self.q_values(buffer.state, buffer.actions, buffer.alive)
         q_taken = q.gather(-1, buffer.actions.unsqueeze(-1)).squeeze(-1)
         critic_loss = masked_mean((q_taken - self.normalise(targets)).pow(2), mask)
 
