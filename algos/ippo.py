@@ -5,8 +5,6 @@ The same learner as MAPPO with one change: each agent's critic sees only what it
 masks, Box squashing) is MAPPO's.
 """
 
-import torch
-
 from marlzoo.algos.mappo import MAPPO
 
 
@@ -14,6 +12,3 @@ class IPPO(MAPPO):
     """PPO with decentralised critics ``V(o_i)`` (shared with the agent id, like the actor)."""
 
     critic_sees = "obs"
-
-    def critic_input(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        return obs

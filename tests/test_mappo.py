@@ -42,7 +42,7 @@ def test_box_log_probs_stored_when_acting_match_the_learner_and_include_the_squa
     loop = make_loop(algo, venv, 0, "mappo")
     b = loop.buffer
     loop.runner.collect(algo, b, 0)
-    log_prob, entropy, _ = algo._evaluate(b.obs, b.state, b.avail, b.actions, b.starts, None)
+    log_prob, entropy, _ = algo.evaluate(b.obs, b.state, b.avail, b.actions, b.starts, None)
     assert torch.allclose(log_prob, b.log_prob, atol=1e-5)
     # the stored log-prob is that of the squashed action: it differs from the plain Gaussian's
     out = algo.actor.step(b.obs[0], None)[0]

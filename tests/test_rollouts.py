@@ -96,6 +96,6 @@ def test_recurrent_mappo_keeps_hidden_state_across_steps_and_resets_it_at_episod
     assert b.hidden0[0].abs().sum() > 0  # carried over from mid-episode
     assert b.starts[20].all() and b.starts.sum() == 3
     # replaying the rollout through the learner's masked unroll gives the values seen when acting
-    log_prob, _, v = algo._evaluate(b.obs, b.state, b.avail, b.actions, b.starts, b.hidden0)
-    assert torch.allclose(algo._denormalise(v), b.value, atol=1e-4)
+    log_prob, _, v = algo.evaluate(b.obs, b.state, b.avail, b.actions, b.starts, b.hidden0)
+    assert torch.allclose(algo.denormalise(v), b.value, atol=1e-4)
     assert torch.allclose(log_prob, b.log_prob, atol=1e-4)

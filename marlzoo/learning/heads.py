@@ -8,8 +8,9 @@ action kind itself. The actor's output is ``out [..., n_agents, head.out_dim]``;
 Stochastic heads (:class:`ActionHead`):
   * :class:`MaskedCategorical`: a categorical over the available actions; greedy is the most likely one.
   * :class:`SquashedGaussian`: ``u ~ N(out, exp(log_std))`` squashed into the bounds,
-    ``a = centre + half * tanh(u)``, with a learnt state-independent ``log_std`` of its own. The
-    buffer keeps ``u``; log-probabilities include the change of variables; greedy is ``u = out``.
+    ``a = centre + half * tanh(u)``, with a learnt state-independent ``log_std`` of its own (one for
+    all agents, or one per agent). The buffer keeps ``u``; log-probabilities include the change of
+    variables; greedy is ``u = out``.
     :class:`StateSquashedGaussian` is the same with the log-std read from the actor's output too.
 
 For the soft actor-critics, a stochastic head also gives the terms of an expectation under the
@@ -146,16 +147,30 @@ class MaskedCategorical(ActionHead):
 
 
 class SquashedGaussian(ActionHead):
-    """A Gaussian in the unbounded space, squashed into the Box bounds by ``tanh``."""
+    """A Gaussian in the unbounded space, squashed into the Box bounds by ``tanh``.
 
-    def __init__(self, spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu") -> None:
+    The log-std is one ``log_std [n_actions]`` shared by all agents, or with ``per_agent`` one
+    Parameter per agent in ``log_stds`` (agents whose policies must move one at a time, as in HAPPO).
+    """
+
+    def __init__(self, spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu",
+                 per_agent: bool = False) -> None:
         super().__init__(spec.n_actions)
         self.bounds = ActionBounds(spec, device)
-        self.log_std = nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device))
+        self.log_stds: nn.ParameterList | None = None
+        if per_agent:  # one Parameter per agent: an optimiser step on one agent's leaves the others' alone
+            self.log_stds = nn.ParameterList(
+                nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device)) for _ in spec.agents)
+        else:
+            self.log_std = nn.Parameter(torch.full((spec.n_actions,), log_std_init, device=device))
+
+    def current_log_std(self) -> torch.Tensor:
+        """The log-std: ``[n_actions]`` shared by all agents, or ``[n_agents, n_actions]`` per agent."""
+        return self.log_std if self.log_stds is None else torch.stack(tuple(self.log_stds))
 
     def mean_log_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The Gaussian's mean and log-std, from the actor's output."""
-        return out, self.log_std
+        return out, self.current_log_std()
 
     def act(self, out, avail, explore):
         mean, log_std = self.mean_log_std(out)
@@ -191,7 +206,7 @@ class SquashedGaussian(ActionHead):
         return ((per_dimension + self.bounds.log_half) * self.bounds.dims_f).sum(-1)
 
     def log_info(self) -> dict[str, float]:
-        return {"action_std": float(self.log_std.detach().exp().mean())}
+        return {"action_std": float(self.current_log_std().detach().exp().mean())}
 
 
 class StateSquashedGaussian(SquashedGaussian):
@@ -214,14 +229,15 @@ class StateSquashedGaussian(SquashedGaussian):
 
 
 def make_action_head(spec: EnvSpec, log_std_init: float = -0.5, device: str | torch.device = "cpu",
-                     state_dependent_std: bool = False) -> ActionHead:
+                     state_dependent_std: bool = False, per_agent: bool = False) -> ActionHead:
     """The stochastic head for the env's actions: a masked categorical, or a squashed Gaussian (whose
-    log-std is a parameter of its own, or with ``state_dependent_std`` read from the actor's output)."""
+    log-std is a parameter of its own, with ``per_agent`` one per agent, or with
+    ``state_dependent_std`` read from the actor's output)."""
     if spec.action_kind == "discrete":
         return MaskedCategorical(spec.n_actions).to(device)
     if state_dependent_std:
         return StateSquashedGaussian(spec, log_std_init, device)
-    return SquashedGaussian(spec, log_std_init, device)
+    return SquashedGaussian(spec, log_std_init, device, per_agent)
 
 
 class DeterministicHead(ABC):

@@ -10,6 +10,11 @@ per rollout of every env copy, on
 averaged over the steps where the agent is alive. The action head (a masked categorical, or a
 squashed Gaussian for Box actions) and the networks come from marlzoo's factories, so the same
 file runs on discrete and continuous envs, and on images with a CNN.
+
+marlzoo ships IA2C itself (``--algo ia2c``, algos/ia2c.py): the same method written on marlzoo's
+shared actor-critic base (marlzoo.learning.actor_critic), which adds recurrent agents, value
+normalisation and learning-rate decay. This file stays as the demonstration of the bare plugin
+contract: every hook a RolloutAlgorithm needs, written out in one place.
 """
 
 from __future__ import annotations
