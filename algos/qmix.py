@@ -25,7 +25,8 @@ class QMIXConfig(QLearningConfig):
     hypernet_hidden: int = 64  # width of the hypernetworks' hidden layer
 
 
-def _hypernet(state_dim: int, hidden: int, out: int) -> nn.Sequential:
+def hypernet(state_dim: int, hidden: int, out: int) -> nn.Sequential:
+    """A 2-layer network from the state to ``out`` mixing weights."""
     return nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
 
 
@@ -35,10 +36,10 @@ class QMixer(nn.Module):
     def __init__(self, n_agents: int, state_dim: int, embed: int = 32, hypernet_hidden: int = 64) -> None:
         super().__init__()
         self.n_agents, self.embed = n_agents, embed
-        self.hyper_w1 = _hypernet(state_dim, hypernet_hidden, n_agents * embed)
+        self.hyper_w1 = hypernet(state_dim, hypernet_hidden, n_agents * embed)
         self.hyper_b1 = nn.Linear(state_dim, embed)
-        self.hyper_w2 = _hypernet(state_dim, hypernet_hidden, embed)
-        self.hyper_v = _hypernet(state_dim, embed, 1)
+        self.hyper_w2 = hypernet(state_dim, hypernet_hidden, embed)
+        self.hyper_v = hypernet(state_dim, embed, 1)
 
     def forward(self, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         lead = agent_qs.shape[:-1]

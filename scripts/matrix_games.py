@@ -1,4 +1,4 @@
-"""Regenerate results/matrix_games.md: what IQL, IDQN, VDN, QMIX and QTRAN learn on the matrix games.
+"""Regenerate results/matrix_games.md: what IQL, IDQN, VDN, QMIX, QTRAN, QPLEX and weighted QMIX learn on the matrix games.
 
     python scripts/matrix_games.py                    # every cell of configs/tables/matrix_games.yaml
     python scripts/matrix_games.py --workers 2        # two runs at a time
@@ -89,10 +89,11 @@ def _matrix(rows: list[list[float | None]] | None) -> str:
     return "[" + ", ".join("[" + ", ".join("-" if v is None else f"{v:.1f}" for v in r) + "]" for r in rows) + "]"
 
 
-def _display(label: str) -> str:
-    """``qtran_alt`` -> ``QTRAN-alt``: the algorithm in capitals, a variant as it is."""
-    name, _, variant = label.partition("_")
-    return name.upper() + (f"-{variant}" if variant else "")
+def _display(label: str, name: str) -> str:
+    """``cw_qmix`` -> ``CW-QMIX``; a variant's label, ``qtran_alt`` -> ``QTRAN-alt``: the algorithm in capitals, the variant as it is."""
+    if label == name:
+        return name.upper().replace("_", "-")
+    return name.upper() + "-" + label.removeprefix(name).lstrip("_")
 
 
 def _payoff(env_name: str, kwargs: dict) -> list[list[float]]:
@@ -125,7 +126,12 @@ def render(spec: TableSpec, results: dict[tuple[str, str, int], dict[str, Any]])
         "monotonic in each Q_i, so on `nonmonotonic` either Q_tot(0,1) >= Q_tot(1,1) or Q_tot(0,0) <= Q_tot(1,0): "
         "some entry is off by at least 6, though it may still rank (0, 0) first. QTRAN's Q_jt is "
         "unconstrained and the Q_i only have to share its argmax (QTRAN-alt, `algo.variant: alt`, holds "
-        "each agent's deviations to that rather than only the joint action taken). Independent learners estimate each "
+        "each agent's deviations to that rather than only the joint action taken). QPLEX's Q_tot can rank joint actions "
+        "in any order that keeps the agents' argmaxes its argmax (lambda_i(s, u) > 0 weighs each agent's advantage "
+        "by the joint action), so it can represent `nonmonotonic`; whether it learns it from uniform data is what its "
+        "row shows. CW-QMIX and OW-QMIX keep QMIX's monotonic Q_tot (shown) but fit it with weight 1 only where it "
+        "matters (OW: where Q_tot underestimates the target; CW: at the greedy joint action and where the target beats "
+        "Q* of it) and alpha = 0.1 elsewhere, to targets from an unrestricted Q*. Independent learners estimate each "
         "action's payoff averaged over the partner's uniform play.",
         "",
         f"Metric contract: return = sum over the one-step episode of the team reward = the payoff (reward aggregation "
@@ -153,7 +159,7 @@ def render(spec: TableSpec, results: dict[tuple[str, str, int], dict[str, Any]])
             greedy = " ".join("(" + ",".join(map(str, r["greedy"])) + ")" for r in seeds)
             optimal = sum(p == best for p in payoffs)
             table = seeds[0]["table"]
-            lines.append(f"| {_display(algo.label)} | {greedy} | {statistics.mean(payoffs):.2f} ± {std:.2f} | "
+            lines.append(f"| {_display(algo.label, algo.name)} | {greedy} | {statistics.mean(payoffs):.2f} ± {std:.2f} | "
                          f"{optimal}/{len(payoffs)} | {_matrix(table['joint_q'])} | {_matrix(table['agent_q'])} |")
         lines.append("")
     return "\n".join(lines)

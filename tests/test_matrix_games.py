@@ -98,6 +98,24 @@ def qmix_runs(tmp_path_factory):
     return _train_seeds("qmix", tmp_path_factory)
 
 
+@pytest.fixture(scope="module", params=["cw_qmix", "ow_qmix"])
+def weighted_qmix_runs(request, tmp_path_factory):
+    return _train_seeds(request.param, tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_weighted_qmix_finds_the_nonmonotonic_optimum_where_qmix_does_not(weighted_qmix_runs, qmix_runs):
+    runs = weighted_qmix_runs
+    optimal = [greedy == (0, 0) and payoff == 8.0 for greedy, payoff, _ in runs]
+    assert sum(optimal) >= 4, runs
+    qmix_failed = [greedy != (0, 0) for greedy, _, _ in qmix_runs]
+    assert sum(ok and failed for ok, failed in zip(optimal, qmix_failed)) >= 2, (runs, qmix_runs)
+    for _, _, q_tot in runs:
+        # Still monotonic, but fitted where the weighting puts its weight: (0, 0) near 8 and ranked first,
+        # where QMIX's equal-weight fit ranks it with the -12 entries.
+        assert np.unravel_index(q_tot.argmax(), q_tot.shape) == (0, 0) and abs(q_tot[0, 0] - 8.0) < 2.5, q_tot
+
+
 @pytest.mark.slow
 def test_qtran_finds_the_nonmonotonic_optimum(qtran_runs):
     optimal = [greedy == (0, 0) and payoff == 8.0 for greedy, payoff, _ in qtran_runs]

@@ -3,9 +3,10 @@
 Agents share one network that maps each agent's observation (and history) to Q_i(o_i, .). An
 algorithm built on this core differs only in how it combines the chosen per-agent values:
 :meth:`QLearner.build_mixer` returns a module ``mixer(q [B, T, n_agents], state [B, T, S])``, or
-None for independent learners. One that needs more than a mix (QTRAN) overrides :meth:`QLearner.loss`
-and builds on :meth:`QLearner.unroll_agents` and :meth:`QLearner.next_greedy_actions`. The core
-provides the rest once:
+None for independent learners. A mixer that needs more than the chosen values (QPLEX: every agent's
+advantage and the joint action) overrides :meth:`QLearner.q_tot`. One that needs more than a mix
+(QTRAN, weighted QMIX) overrides :meth:`QLearner.loss` and builds on :meth:`QLearner.unroll_agents`,
+:meth:`QLearner.next_greedy_actions` and :meth:`QLearner.td_loss`. The core provides the rest once:
 
 * replay of whole episodes (a :class:`~marlzoo.ReplayAlgorithm`), epsilon-greedy acting that
   respects ``avail_actions``;
@@ -67,6 +68,13 @@ def masked_max(values: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
     return torch.where(avail.any(dim=-1), best, torch.zeros_like(best))
 
 
+def chosen_q(q_all: torch.Tensor, actions: torch.Tensor, alive: torch.Tensor | None = None) -> torch.Tensor:
+    """Each agent's Q at its action, ``q_all [..., n_agents, n_actions]``, ``actions [..., n_agents]`` ->
+    ``[..., n_agents]``; departed agents (``alive`` false) get exactly 0."""
+    chosen = q_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    return chosen if alive is None else chosen * alive.float()
+
+
 class QLearner(ReplayAlgorithm):
     """Deep Q-learning for a team, parameterised by a mixer (see the module docstring)."""
 
@@ -109,6 +117,13 @@ class QLearner(ReplayAlgorithm):
                 f"{(*agent_qs.shape[:-1], 1)}"
             )
         return q_tot
+
+    def q_tot(self, mixer: nn.Module | None, q_all: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
+              avail: torch.Tensor | None = None, alive: torch.Tensor | None = None) -> torch.Tensor:
+        """The values trained by TD (see :meth:`mix`) at joint actions ``actions [B, T, n_agents]``, given
+        every agent's Qs ``q_all [B, T, n_agents, n_actions]``, ``avail`` and ``alive [B, T, n_agents]``
+        (None: all available, all alive): by default the mixer applied to the chosen Q_i."""
+        return self.mix(mixer, chosen_q(q_all, actions, alive), state)
 
     # ----------------------------------------------------------------- acting
     def init_hidden(self, batch: int) -> torch.Tensor | None:
@@ -157,14 +172,10 @@ class QLearner(ReplayAlgorithm):
 
         Departed agents contribute 0 to both, so their padded steps never reach a mixer or a loss.
         """
-        alive_now = batch.alive[:, :-1].float()
-        alive_next = batch.alive[:, 1:].float()
         q_all, target_all = self.unroll_agents(batch)
-        q_taken = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) * alive_now
         with torch.no_grad():
             best = self.next_greedy_actions(q_all, target_all, batch.avail[:, 1:])
-            next_q = target_all[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
-        return q_taken, next_q * alive_next
+        return chosen_q(q_all[:, :-1], batch.actions, batch.alive[:, :-1]), chosen_q(target_all[:, 1:], best, batch.alive[:, 1:])
 
     def unroll_agents(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Every agent's Q for every action at every step, ``[B, T+1, n_agents, n_actions]``: the
@@ -182,20 +193,31 @@ class QLearner(ReplayAlgorithm):
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean squared TD error over real (filled) steps."""
-        q_taken, next_q = self.agent_values(batch)
-        q_tot = self.mix(self.mixer, q_taken, batch.state[:, :-1])
+        q_all, target_all = self.unroll_agents(batch)
+        now, after = slice(None, -1), slice(1, None)
+        q_tot = self.q_tot(self.mixer, q_all[:, now], batch.actions, batch.state[:, now], batch.avail[:, now], batch.alive[:, now])
         with torch.no_grad():
-            next_tot = self.mix(self.target_mixer, next_q, batch.state[:, 1:])
+            next_u = self.next_greedy_actions(q_all, target_all, batch.avail[:, after])
+            next_tot = self.q_tot(self.target_mixer, target_all[:, after], next_u, batch.state[:, after],
+                                  batch.avail[:, after], batch.alive[:, after])
             targets = td_targets(self.rewards(batch), batch.terminated, next_tot, self.config.gamma)
-        weight = batch.filled.float().unsqueeze(-1).expand_as(q_tot)
+        return self.td_loss(q_tot, targets, batch)
+
+    def td_loss(self, q: torch.Tensor, targets: torch.Tensor, batch: EpisodeBatch,
+                weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The squared TD error of ``q [B, T, K]`` against ``targets``, averaged over real (filled)
+        steps (and, for independent learners, live agents), with each term scaled by ``weights``
+        (shaped like ``q``) if given; and its metrics."""
+        weight = batch.filled.float().unsqueeze(-1).expand_as(q)
         if self.mixer is None:  # independent learners: departed agents' own TD errors are padding
             weight = weight * batch.alive[:, :-1].float()
-        td_error = torch.where(weight > 0, q_tot - targets, torch.zeros_like(q_tot))
-        loss = td_error.pow(2).sum() / weight.sum().clamp_min(1.0)
+        td_error = torch.where(weight > 0, q - targets, torch.zeros_like(q))
+        squared = td_error.pow(2) if weights is None else weights * td_error.pow(2)
+        loss = squared.sum() / weight.sum().clamp_min(1.0)
         n = weight.sum().clamp_min(1.0)
         return loss, {
             "loss/td": float(loss.detach()),
-            "loss/q_taken_mean": float((q_tot.detach() * weight).sum() / n),
+            "loss/q_taken_mean": float((q.detach() * weight).sum() / n),
             "loss/target_mean": float((targets * weight).sum() / n),
         }
 
@@ -213,9 +235,9 @@ class QLearner(ReplayAlgorithm):
 
     def joint_values(self, agent_q: torch.Tensor, joint: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Q_tot(s, u) ``[K]`` for joint actions ``joint [K, n_agents]`` at one ``state``, given the
-        agents' values ``agent_q [n_agents, n_actions]`` there: the mixer applied to the chosen Q_i."""
-        chosen = agent_q.gather(1, joint.T).T
-        return self.mix(self.mixer, chosen.unsqueeze(0), state.expand(1, len(joint), -1))[0, :, 0]
+        agents' values ``agent_q [n_agents, n_actions]`` there: :meth:`q_tot` at each joint action."""
+        every = agent_q.expand(1, len(joint), *agent_q.shape)
+        return self.q_tot(self.mixer, every, joint.unsqueeze(0), state.expand(1, len(joint), -1))[0, :, 0]
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
