@@ -29,7 +29,7 @@ SCRATCH = ".scratch"
 # ------------------------------------------------------------------------------ cache keys
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
 ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.backend": "pettingzoo",
-              "env.time_limit": "truncate"}
+              "env.time_limit": "truncate", "env.n_workers": 0}
 
 
 def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
