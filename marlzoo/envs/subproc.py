@@ -220,6 +220,11 @@ class SubprocVectorEnv:
         return self._n
 
     @property
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids, in block order (for benchmarks that read their CPU time)."""
+        return [proc.pid for proc in self._procs]
+
+    @property
     def envs(self) -> list[Adapter]:
         """Not available: the adapters live in the worker processes."""
         raise UserError(f"env '{self.env_id}': its copies live in {len(self.blocks)} worker processes "
