@@ -293,7 +293,10 @@ class SubprocVectorEnv:
 
     def __del__(self) -> None:
         if hasattr(self, "_closed"):
-            self.close()
+            try:
+                self.close()
+            except Exception:  # at interpreter exit, what close() needs may already be gone
+                pass
 
     # ------------------------------------------------------------------ plumbing
     def _reset(self, mask: np.ndarray, seeds: Sequence[int | None] | None) -> None:
