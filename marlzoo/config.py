@@ -57,6 +57,9 @@ class EnvConfig:
     # How learners read an episode cut off by its time limit: ``truncate`` bootstraps from the state
     # it reached; ``terminate`` treats the cut as the episode's end (a finite-horizon value).
     time_limit: Literal["truncate", "terminate"] = "truncate"
+    # Worker processes that step the pettingzoo backend's copies (0 or 1: this process); the
+    # numbers are the same either way, only the speed differs (marlzoo/envs/subproc.py).
+    n_workers: int = 0
 
 
 @dataclass

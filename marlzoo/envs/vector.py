@@ -14,6 +14,13 @@ from marlzoo.envs.batched import apply_time_limit, check_reset_mask, check_rows_
 from marlzoo.rngstate import generator_paths, object_rng_state, set_object_rng_state
 
 
+def env_code_error(env_id: str, phase: str, i: int, t: int, exc: BaseException) -> EnvCodeError:
+    """The one line for ``exc``, raised by copy ``i``'s env code in ``phase`` (``reset`` or ``step``)
+    at episode step ``t`` (the steps it had taken)."""
+    where = f"step (step {t + 1} of an episode, copy {i})" if phase == "step" else f"reset (copy {i})"
+    return EnvCodeError(env_id, where, exc)
+
+
 class VectorEnv:
     """``n`` adapters whose per-step arrays are rows of shared batch arrays: the
     :class:`~marlzoo.envs.batched.BatchedEnv` contract (which describes the arrays), for any env an
@@ -147,8 +154,7 @@ class VectorEnv:
         except UserError:
             raise
         except Exception as exc:
-            where = f"step (step {self.envs[i].t + 1} of an episode, copy {i})" if phase == "step" else f"reset (copy {i})"
-            raise EnvCodeError(self.spec.env_id, where, exc) from exc
+            raise env_code_error(self.spec.env_id, phase, i, self.envs[i].t, exc) from exc
 
     def _check_finite(self, copies: np.ndarray, phase: str) -> None:
         check_rows_finite(self, copies, phase, lambda i: self.envs[i].t)

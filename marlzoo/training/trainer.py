@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import random
 import reprlib
 import time
@@ -27,6 +28,7 @@ from marlzoo.envs.adapter import Adapter
 from marlzoo.envs.batched import BatchedEnv
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.mpe import vectorised_env
+from marlzoo.envs.subproc import SubprocVectorEnv
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import RunInterrupted, UserError
 from marlzoo.rngstate import global_rng_state, object_rng_state, set_global_rng_state, set_object_rng_state
@@ -52,14 +54,22 @@ def seed_everything(seed: int) -> None:
 
 def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[], Adapter]:
     """A function that builds one copy of the config's env (drawing in ``render_mode``, if given)."""
-    env = config.env
-    return lambda: make_env(env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
-                            env.scale_obs, render_mode=render_mode)
+    env = config.env  # a partial, not a lambda: worker processes (env.n_workers) unpickle it
+    return functools.partial(make_env, env.name, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
+                             env.scale_obs, render_mode=render_mode)
 
 
 def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
-    """``n`` copies of the config's env, on its ``env.backend``."""
+    """``n`` copies of the config's env, on its ``env.backend``, in ``env.n_workers`` processes."""
     env = config.env
+    if env.n_workers < 0:
+        raise UserError(f"env.n_workers must be 0 (or 1: step the copies in this process) or a number of worker "
+                        f"processes, not {env.n_workers}")
+    if env.n_workers > 1 and env.backend == "vectorised":
+        raise UserError("env.n_workers is for env.backend=pettingzoo; the vectorised backend steps every copy "
+                        "at once in this process, so use env.n_workers=0 with it")
+    if env.n_workers > 1:
+        return SubprocVectorEnv(env_factory(config), n, env.n_workers, env.time_limit)
     if env.backend == "vectorised":
         return vectorised_env(env.name, n, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
                               env.scale_obs, env.time_limit)
