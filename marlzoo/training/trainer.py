@@ -61,6 +61,18 @@ def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
     return VectorEnv(env_factory(config), n, env.time_limit)
 
 
+EVAL_COPY_CAP = 256  # vectorised backend: the most env copies one evaluation steps together
+
+
+def eval_copies(config: RunConfig, episodes: int) -> int:
+    """Env copies for ``episodes`` greedy episodes. On the ``vectorised`` backend a copy costs little,
+    so every episode gets its own (up to :data:`EVAL_COPY_CAP`) and an evaluation of 100 episodes is
+    one batched episode; the ``pettingzoo`` backend uses ``min(n_envs, episodes)`` copies, as ever."""
+    if config.env.backend == "vectorised":
+        return max(1, min(episodes, EVAL_COPY_CAP))
+    return min(config.n_envs, episodes)
+
+
 def build_algorithm(config: RunConfig, spec) -> Algorithm:
     """The configured algorithm for ``spec``, after checking it can run there."""
     algo_cls = get_algo(config.algo_name)
@@ -122,7 +134,7 @@ class Trainer:
         seed_everything(config.seed)
         with ExitStack() as opened:  # a refused run closes the envs it opened (in a notebook they would live on)
             self.train_env = opened.enter_context(closing(make_vector_env(config, config.n_envs)))
-            self.test_env = opened.enter_context(closing(make_vector_env(config, min(config.n_envs, config.test_episodes))))
+            self.test_env = opened.enter_context(closing(make_vector_env(config, eval_copies(config, config.test_episodes))))
             self.spec = self.train_env.spec
             self.algo = build_algorithm(config, self.spec)
             self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
