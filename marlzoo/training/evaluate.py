@@ -19,7 +19,7 @@ from marlzoo.errors import UserError
 from marlzoo.learning.qtable import ValueTable, mask_unavailable, single_state
 from marlzoo.training.animation import AnimationWriter, animation_writer
 from marlzoo.training.runner import EpisodeRunner
-from marlzoo.training.trainer import build_algorithm, env_factory, eval_copies, make_vector_env, seed_everything
+from marlzoo.training.trainer import build_algorithm, env_factory, make_vector_env, seed_everything
 
 
 def load_run(run_dir: str | Path) -> RunConfig:
@@ -65,7 +65,7 @@ def random_returns(run_dir: str | Path, episodes: int, seed: int = 12345) -> np.
 
     config = load_run(run_dir)
     seed_everything(seed)
-    venv = make_vector_env(config, eval_copies(config, episodes))
+    venv = make_vector_env(config, min(config.n_envs, episodes))
     try:
         return EpisodeRunner(venv, seed=seed).evaluate(get_algo("random")(venv.spec), episodes)
     finally:
@@ -74,12 +74,12 @@ def random_returns(run_dir: str | Path, episodes: int, seed: int = 12345) -> np.
 
 def _play(run_dir: str | Path, episodes: int, checkpoint: str | Path | None, seed: int,
           make_venv: Callable[[RunConfig, int], BatchedEnv] = make_vector_env) -> tuple[np.ndarray, BatchedEnv]:
-    """Returns of ``episodes`` greedy episodes, on ``eval_copies(config, episodes)`` copies seeded from ``seed``,
+    """Returns of ``episodes`` greedy episodes, on ``min(n_envs, episodes)`` copies seeded from ``seed``,
     and the (closed) vector env that played them."""
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
     config = load_run(run_dir)
-    _, venv, algo = load_trained(run_dir, checkpoint, eval_copies(config, episodes), seed, make_venv)
+    _, venv, algo = load_trained(run_dir, checkpoint, min(config.n_envs, episodes), seed, make_venv)
     try:
         return EpisodeRunner(venv, seed=seed).evaluate(algo, episodes), venv
     finally:

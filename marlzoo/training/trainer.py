@@ -33,7 +33,7 @@ from marlzoo.training.metrics import (JsonlSink, MeanAccumulator, MetricLog, Ten
 from marlzoo.training.progress import Progress, progress_mode
 from marlzoo.registry import get_algo
 from marlzoo.training.runinfo import git_commit, hardware, peak_rss_mb, write_json_atomic
-from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.runner import BatchedEvaluation, EpisodeRunner
 
 TEST_SEED_OFFSET = 100_000
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -64,13 +64,17 @@ def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
 EVAL_COPY_CAP = 256  # vectorised backend: the most env copies one evaluation steps together
 
 
-def eval_copies(config: RunConfig, episodes: int) -> int:
-    """Env copies for ``episodes`` greedy episodes. On the ``vectorised`` backend a copy costs little,
-    so every episode gets its own (up to :data:`EVAL_COPY_CAP`) and an evaluation of 100 episodes is
-    one batched episode; the ``pettingzoo`` backend uses ``min(n_envs, episodes)`` copies, as ever."""
-    if config.env.backend == "vectorised":
-        return max(1, min(episodes, EVAL_COPY_CAP))
-    return min(config.n_envs, episodes)
+def make_evaluation(config: RunConfig, seed: int) -> tuple[BatchedEnv, EpisodeRunner | BatchedEvaluation]:
+    """The test env and what plays the run's greedy evaluations on it: ``min(n_envs, test_episodes)``
+    copies in rounds, or on the ``vectorised`` backend, whose copies cost little, all the rounds at
+    once (up to :data:`EVAL_COPY_CAP` copies), with the same returns."""
+    slots = min(config.n_envs, config.test_episodes)
+    rounds = -(-config.test_episodes // slots)
+    if config.env.backend == "vectorised" and 1 < rounds and slots * rounds <= EVAL_COPY_CAP:
+        venv = make_vector_env(config, slots * rounds)
+        return venv, BatchedEvaluation(venv, seed, slots, rounds)
+    venv = make_vector_env(config, slots)
+    return venv, EpisodeRunner(venv, seed)
 
 
 def build_algorithm(config: RunConfig, spec) -> Algorithm:
@@ -134,13 +138,13 @@ class Trainer:
         seed_everything(config.seed)
         with ExitStack() as opened:  # a refused run closes the envs it opened (in a notebook they would live on)
             self.train_env = opened.enter_context(closing(make_vector_env(config, config.n_envs)))
-            self.test_env = opened.enter_context(closing(make_vector_env(config, eval_copies(config, config.test_episodes))))
+            self.test_env, self.test_runner = make_evaluation(config, config.seed * 1000 + TEST_SEED_OFFSET)
+            opened.enter_context(closing(self.test_env))
             self.spec = self.train_env.spec
             self.algo = build_algorithm(config, self.spec)
             self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
                                   config.torch_threads)
             opened.pop_all()
-        self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
 
     # ------------------------------------------------------------------ run.json
     def contract(self) -> dict[str, Any]:
