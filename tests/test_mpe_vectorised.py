@@ -162,3 +162,25 @@ def _roundtrip(state):
     torch.save(state, buffer)
     buffer.seek(0)
     return buffer
+
+
+def test_batched_evaluation_plays_the_rounds_episode_runner_plays():
+    """All the rounds of an evaluation on one batch of copies give, evaluation after evaluation, the
+    returns EpisodeRunner gives playing them round by round (the greedy policy of a fresh MAPPO), and
+    the trainer picks it only on the vectorised backend."""
+    from marlzoo.training.runner import BatchedEvaluation, EpisodeRunner
+    from marlzoo.training.trainer import build_algorithm, make_evaluation
+
+    config = load_config("mappo", "simple_spread", sets=["env.backend=vectorised", "n_envs=3", "test_episodes=7"])
+    venv, evaluation = make_evaluation(config, seed=5)
+    assert isinstance(evaluation, BatchedEvaluation) and venv.n == 9  # 3 rounds of 3 copies
+    rounds = EpisodeRunner(make_vector_env(config, 3), seed=5)
+    algo = build_algorithm(config, venv.spec)
+    for _ in range(2):  # the second evaluation continues each copy's own stream
+        batched, sequential = evaluation.evaluate(algo, 7), rounds.evaluate(algo, 7)
+        assert len(batched) == 7 and len(set(batched.tolist())) == 7
+        np.testing.assert_array_equal(batched, sequential)
+    petting = dataclasses.replace(config, env=dataclasses.replace(config.env, backend="pettingzoo"))
+    venv_p, evaluation_p = make_evaluation(petting, seed=5)
+    assert isinstance(evaluation_p, EpisodeRunner) and venv_p.n == 3
+    venv_p.close()

@@ -74,11 +74,13 @@ class EpisodeRunner:
         rec["alive"][:, t] = venv.alive
 
     @torch.no_grad()
-    def run(self, algo: "Algorithm", *, explore: bool, t_env: int) -> tuple[EpisodeBatch, EpisodeStats]:
-        """One episode per copy. Returns the recorded batch (reused: copy it to keep it) and stats."""
+    def run(self, algo: "Algorithm", *, explore: bool, t_env: int, reset: bool = True) -> tuple[EpisodeBatch, EpisodeStats]:
+        """One episode per copy. Returns the recorded batch (reused: copy it to keep it) and stats.
+        ``reset=False``: the caller has just reset every copy itself."""
         venv, rec, n = self.venv, self._rec, self.venv.n
-        venv.reset(self._seeds)
-        self._seeds = [None] * n
+        if reset:
+            venv.reset(self._seeds)
+            self._seeds = [None] * n
         rec["filled"].fill(False)
         rec["terminated"].fill(False)
         rec["reward"].fill(0.0)
@@ -111,3 +113,43 @@ class EpisodeRunner:
             _, stats = self.run(algo, explore=False, t_env=0)
             returns.extend(stats.returns.tolist())
         return np.asarray(returns[:episodes])
+
+
+class BatchedEvaluation:
+    """The greedy episodes :meth:`EpisodeRunner.evaluate` plays in ``rounds`` rounds on ``slots``
+    copies, played at once on ``venv``'s ``slots * rounds`` copies, with the same returns.
+
+    Copy ``r * slots + i`` stands for slot ``i`` in round ``r``: it is seeded as slot ``i`` is, and
+    reset once more for each earlier round, so each of its episodes starts where that round's would.
+    This suits a backend whose copies cost little (``env.backend=vectorised``), where 100 episodes
+    cost one batched episode instead of ``rounds``.
+    """
+
+    def __init__(self, venv: BatchedEnv, seed: int, slots: int, rounds: int) -> None:
+        if venv.n != slots * rounds:
+            raise ValueError(f"{venv.n} copies cannot hold {rounds} rounds of {slots}")
+        self.runner = EpisodeRunner(venv, seed)
+        self.slots, self.rounds = slots, rounds
+        self._round = np.arange(venv.n) // slots
+        self._seeds: list[int | None] = [seed + j % slots for j in range(venv.n)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The seeds still to come and every copy's state, as :meth:`EpisodeRunner.state_dict`."""
+        return {"seeds": list(self._seeds), "venv": self.runner.venv.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._seeds = list(state["seeds"])
+        self.runner.venv.load_state_dict(state["venv"])
+
+    def evaluate(self, algo: "Algorithm", episodes: int) -> np.ndarray:
+        """Returns of ``episodes`` (at most ``slots * rounds``) greedy episodes, in EpisodeRunner's order."""
+        if episodes > self.slots * self.rounds:
+            raise ValueError(f"{episodes} episodes do not fit {self.rounds} rounds of {self.slots}")
+        venv = self.runner.venv
+        first = self._seeds[0] is not None
+        venv.reset(self._seeds)  # every copy, then each the resets the rounds before its own take
+        self._seeds = [None] * venv.n
+        for r in range(1, self.rounds):
+            venv.reset_where(self._round >= r if first else np.ones(venv.n, dtype=bool))
+        _, stats = self.runner.run(algo, explore=False, t_env=0, reset=False)
+        return stats.returns[:episodes].copy()

@@ -40,7 +40,7 @@ from marlzoo.registry import get_algo
 from marlzoo.training.runinfo import (git_commit, hardware, peak_rss_mb, process_identity, read_json, write_json_atomic,
                                      write_text_atomic)
 from marlzoo.training.signals import StopSignals
-from marlzoo.training.runner import EpisodeRunner
+from marlzoo.training.runner import BatchedEvaluation, EpisodeRunner
 
 TEST_SEED_OFFSET = 100_000
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -74,6 +74,22 @@ def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
         return vectorised_env(env.name, n, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
                               env.scale_obs, env.time_limit)
     return VectorEnv(env_factory(config), n, env.time_limit)
+
+
+EVAL_COPY_CAP = 256  # vectorised backend: the most env copies one evaluation steps together
+
+
+def make_evaluation(config: RunConfig, seed: int) -> tuple[BatchedEnv, EpisodeRunner | BatchedEvaluation]:
+    """The test env and what plays the run's greedy evaluations on it: ``min(n_envs, test_episodes)``
+    copies in rounds, or on the ``vectorised`` backend, whose copies cost little, all the rounds at
+    once (up to :data:`EVAL_COPY_CAP` copies), with the same returns."""
+    slots = min(config.n_envs, config.test_episodes)
+    rounds = -(-config.test_episodes // slots)
+    if config.env.backend == "vectorised" and 1 < rounds and slots * rounds <= EVAL_COPY_CAP:
+        venv = make_vector_env(config, slots * rounds)
+        return venv, BatchedEvaluation(venv, seed, slots, rounds)
+    venv = make_vector_env(config, slots)
+    return venv, EpisodeRunner(venv, seed)
 
 
 def build_algorithm(config: RunConfig, spec) -> Algorithm:
@@ -154,13 +170,13 @@ class Trainer:
         seed_everything(config.seed)
         with ExitStack() as opened:  # a refused run closes the envs it opened (in a notebook they would live on)
             self.train_env = opened.enter_context(closing(make_vector_env(config, config.n_envs)))
-            self.test_env = opened.enter_context(closing(make_vector_env(config, min(config.n_envs, config.test_episodes))))
+            self.test_env, self.test_runner = make_evaluation(config, config.seed * 1000 + TEST_SEED_OFFSET)
+            opened.enter_context(closing(self.test_env))
             self.spec = self.train_env.spec
             self.algo = build_algorithm(config, self.spec)
             self.loop = make_loop(self.algo, self.train_env, config.seed * 1000, config.algo_name, config.learner,
                                   config.torch_threads)
             opened.callback(self.loop.close)
-            self.test_runner = EpisodeRunner(self.test_env, seed=config.seed * 1000 + TEST_SEED_OFFSET)
             self.counters = Counters(0, 0, config.log_interval, config.test_interval, config.checkpoint_interval)
             self.train_stats, self.learn_stats = MeanAccumulator(), MeanAccumulator()
             self._global_rng: dict[str, Any] | None = None  # restored just before the loop starts
