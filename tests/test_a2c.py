@@ -11,6 +11,7 @@ torch.set_num_threads(1)
 
 
 def setup(algo, *sets, env="simple_spread", n_envs=1):
+    torch.manual_seed(0)  # the networks' initial weights: not whatever the tests before left
     cfg = load_config(algo, env, sets=["wandb.mode=disabled", f"n_envs={n_envs}", *sets])
     venv = make_vector_env(cfg, cfg.n_envs)
     return venv, build_algorithm(cfg, venv.spec)
