@@ -18,6 +18,7 @@ less, so Q_tot can fit the joint actions that could be optimal, and their argmax
 agents act greedily on their QMIX Q_i, as in QMIX; Q* only trains and shapes the targets.
 """
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -111,6 +112,7 @@ class WeightedQMIX(QMIX):
                         "loss/weight_mean": float(weights[filled].mean()) if filled.any() else 1.0})
         return qmix_loss + central_loss, metrics
 
+    @abstractmethod
     def weights(self, batch: EpisodeBatch, q_all: torch.Tensor, target_star_all: torch.Tensor, q_tot: torch.Tensor,
                 targets: torch.Tensor) -> torch.Tensor:
         """w(s, u) ``[B, T, 1]`` for every step, from the agents' Qs and target Q*'s agent values

@@ -30,6 +30,7 @@ Actions
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import math
 from typing import Any
 
@@ -71,7 +72,7 @@ def _is_pixel_box(space: spaces.Box) -> bool:
     return bool(np.all(space.low == 0) and np.all(space.high == 255))
 
 
-class ObsCodec:
+class ObsCodec(ABC):
     """Writes one agent's observation into its row of the obs array.
 
     ``shape`` is the row's shape as stored (``(size,)`` or ``(C, H, W)``), ``plain`` says the raw
@@ -87,6 +88,7 @@ class ObsCodec:
         self.size = math.prod(shape)
         self.note = note
 
+    @abstractmethod
     def write(self, value: Any, row: np.ndarray) -> np.ndarray | None:
         """Write ``value`` into ``row`` (zeros beyond this agent's size); return its action mask, if any."""
         raise NotImplementedError
@@ -243,7 +245,7 @@ def observation_codec(space: spaces.Space, env_id: str, agent: str, scale_obs: b
 
 
 # ----------------------------------------------------------------------------- actions
-class ActionCodec:
+class ActionCodec(ABC):
     """Maps marlzoo's action for one agent back to the env's, and the env's action mask to marlzoo's.
 
     ``kind`` is ``"discrete"`` or ``"continuous"``; ``size`` the number of discrete actions (or the
@@ -259,6 +261,7 @@ class ActionCodec:
         self.size = size
         self.note = note
 
+    @abstractmethod
     def decode(self, action: Any) -> Any:
         raise NotImplementedError
 

@@ -26,6 +26,7 @@ schedule, the actor's hidden state, reward standardisation and saving their stat
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -50,7 +51,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class CriticView:
+class CriticView(ABC):
     """What an action-value critic sees; subclasses set :attr:`source` and define the two inputs."""
 
     source = "state"  # what build_network reads: "state" (one copy per agent) or "obs"
@@ -61,6 +62,7 @@ class CriticView:
         self.per_action_values = per_action_values
 
     @property
+    @abstractmethod
     def extra_dim(self) -> int:
         """Size of the action vector joined to the critic's input."""
         raise NotImplementedError
@@ -70,10 +72,12 @@ class CriticView:
         out_dim = self.spec.n_actions if self.per_action_values else 1
         return build_network(self.spec, config, out_dim, source=self.source, extra_dim=self.extra_dim).to(self.device)
 
+    @abstractmethod
     def inputs(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """The critic's per-agent input ``[B, T, n, *in]`` from ``obs [B, T, n, *obs]`` and ``state [B, T, S]``."""
         raise NotImplementedError
 
+    @abstractmethod
     def extra(self, actions: torch.Tensor, own: torch.Tensor | None) -> torch.Tensor | None:
         """The per-agent action vector ``[B, T, n, extra_dim]`` (see :meth:`q` for the arguments)."""
         raise NotImplementedError

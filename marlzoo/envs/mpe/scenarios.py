@@ -10,6 +10,7 @@ sees or gets; the others are named in ``refused``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +24,7 @@ SENSITIVITY = 5.0  # an agent's acceleration when it sets none
 DRAWING = ("dynamic_rescaling",)
 
 
-class Scenario:
+class Scenario(ABC):
     """One task's world and rules. Subclasses set the class attributes and the three methods."""
 
     name: ClassVar[str]
@@ -43,18 +44,22 @@ class Scenario:
     def n_agents(self) -> int:
         return len(self.agents)
 
+    @abstractmethod
     def obs_sizes(self) -> list[int]:
         """Each agent's observation length."""
         raise NotImplementedError
 
+    @abstractmethod
     def draw(self, rng: np.random.Generator, worlds: Worlds, i: int) -> None:
         """``reset_world`` of copy ``i``: its goals and positions, drawn from ``rng`` as mpe2 draws them."""
         raise NotImplementedError
 
+    @abstractmethod
     def observe(self, worlds: Worlds, rows: Any, obs: np.ndarray) -> None:
         """Write each agent's observation of the worlds ``rows`` into ``obs[rows]`` (zeros beyond it)."""
         raise NotImplementedError
 
+    @abstractmethod
     def rewards(self, worlds: Worlds, rows: Any) -> np.ndarray:
         """``[b, A]`` float64: each agent's reward in the worlds ``rows``, as mpe2's env gives it."""
         raise NotImplementedError
