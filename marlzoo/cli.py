@@ -54,6 +54,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="a checkpoint other than <run>/checkpoint.pt: a path, or the env step of one "
                    "kept in <run>/checkpoints/ (keep_checkpoints: K), e.g. --checkpoint 20000")
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the run's config for this evaluation, e.g. --set env.backend=pettingzoo "
+                        "(play on the other backend) or --set env.kwargs.max_cycles=50; repeatable")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--qtable", action="store_true",
                    help="also print the learned Q_i and Q_tot of every joint action (value-based algorithms, "
@@ -96,9 +99,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     episodes = args.episodes if args.episodes is not None else (RENDER_EPISODES if writer else 100)
     table = value_table_of_run(Path(args.run), checkpoint) if args.qtable else None
     if writer is None:
-        returns, rendering = evaluate_run(Path(args.run), episodes, checkpoint, args.seed), None
+        returns, rendering = evaluate_run(Path(args.run), episodes, checkpoint, args.seed, args.sets), None
     else:
-        returns, rendering = render_run(Path(args.run), writer, episodes, checkpoint, args.seed)
+        returns, rendering = render_run(Path(args.run), writer, episodes, checkpoint, args.seed, args.sets)
     result = {"return_mean": float(returns.mean()), "return_std": float(returns.std()), "episodes": int(len(returns))}
     if table is not None:
         spec, values, avail = table

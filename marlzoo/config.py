@@ -52,8 +52,9 @@ class EnvConfig:
     episode_limit: int | None = None
     state: Literal["auto", "env", "concat_obs"] = "auto"
     scale_obs: bool = False  # scale vector observations from their finite Box bounds to [0, 1]
-    # "vectorised": mpe2's tasks as marlzoo's numpy batch (marlzoo/envs/mpe); "pettingzoo": adapters
-    backend: Literal["pettingzoo", "vectorised"] = "pettingzoo"
+    # "vectorised": mpe2's tasks as marlzoo's numpy batch (marlzoo/envs/mpe); "pettingzoo": adapters;
+    # "auto": vectorised where it covers the env and its kwargs, else pettingzoo (the same numbers)
+    backend: Literal["auto", "pettingzoo", "vectorised"] = "auto"
     # How learners read an episode cut off by its time limit: ``truncate`` bootstraps from the state
     # it reached; ``terminate`` treats the cut as the episode's end (a finite-horizon value).
     time_limit: Literal["truncate", "terminate"] = "truncate"
@@ -183,6 +184,14 @@ def parse_set(item: str) -> dict[str, Any]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
     return out
+
+
+def sets_layer(sets: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """The ``--set key=value`` items as one config layer."""
+    layer: dict[str, Any] = {}
+    for item in sets or []:
+        layer = merge([(layer, CLI), (parse_set(item), CLI)])[0]
+    return layer
 
 
 def merge(layers: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -380,9 +389,7 @@ def load_config(
     """Merge every layer for this algorithm and env, and validate the result."""
     default = read_yaml(CONFIG_DIR / "default.yaml", "configs/default.yaml")
     user = read_yaml(Path(config_file)) if config_file else {}
-    cli: dict[str, Any] = {}
-    for item in sets or []:
-        cli = merge([(cli, CLI), (parse_set(item), CLI)])[0]
+    cli = sets_layer(sets)
     for layer, label in ((default, "configs/default.yaml"), (user, str(config_file)), (cli, CLI),
                          *(extra_layers or [])):
         _check_sections(layer, label)
@@ -449,10 +456,12 @@ def _algo_keys_it_has(layer: dict[str, Any], algo_name: Any, source: str) -> dic
     return {**layer, "algo": {k: v for k, v in section.items() if k in known}}
 
 
-def config_from_file(path: Path) -> RunConfig:
-    """A run's resolved config.yaml, validated again."""
+def config_from_file(path: Path, sets: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A run's resolved config.yaml, validated again, with ``sets`` (``key=value``) over it."""
     data = read_yaml(path)
-    merged, sources = merge([(data, str(path))])
+    layer = sets_layer(sets)
+    _check_sections(layer, CLI)
+    merged, sources = merge([(data, str(path)), (layer, CLI)])
     return build_run_config(merged, sources)
 
 

@@ -4,6 +4,7 @@ chosen by one config key, refusing in one line what it does not cover, and train
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from benchmarks.mpe_exactness import TASKS, Result, compare, settings
 from marlzoo.config import load_config
 from marlzoo.envs.catalogue import make_env
 from marlzoo.envs.mpe import MPEVectorEnv
-from marlzoo.training.trainer import make_vector_env
+from marlzoo.training.trainer import backend_of, make_vector_env
 from tests.conftest import FAST, assert_one_line_error
 
 RUN = FAST[:-2]  # without algo.batch_size, which MAPPO does not have
@@ -60,7 +61,12 @@ def test_its_spec_is_the_adapters_with_a_note_on_the_backend(task, state):
 
 def test_the_backend_key_picks_the_batched_env():
     config = load_config("qmix", "simple_spread", sets=["wandb.mode=disabled"])
-    assert config.env.backend == "pettingzoo"
+    assert config.env.backend == "auto" and backend_of(config.env) == "vectorised"
+    assert isinstance(make_vector_env(config, 2), MPEVectorEnv)
+    for env, sets in (("simple_spread", ["env.backend=pettingzoo"]), ("multiwalker", []),
+                      ("simple_spread", ["env.kwargs.curriculum=true"]), ("simple_spread", ["env.n_workers=2"])):
+        other = load_config("mappo", env, sets=["wandb.mode=disabled", *sets])
+        assert backend_of(other.env) == "pettingzoo", (env, sets)
     fast = load_config("qmix", "simple_speaker_listener", sets=["wandb.mode=disabled", "env.backend=vectorised"])
     venv = make_vector_env(fast, 3)
     assert isinstance(venv, MPEVectorEnv) and venv.n == 3
@@ -87,18 +93,40 @@ def test_an_env_it_does_not_cover_is_refused_in_one_line(cli, tmp_path):
     assert_one_line_error(result, "env.backend=vectorised", "'multiwalker'", "env.backend=pettingzoo")
 
 
-@pytest.mark.parametrize("algo", ["qmix", "mappo"])
-def test_training_on_it_is_training_on_mpe2(cli, tmp_path, algo):
+@pytest.mark.parametrize("algo, env, extra", [
+    ("qmix", "simple_spread", FAST), ("mappo", "simple_spread", RUN), ("happo", "simple_speaker_listener", RUN),
+    ("maddpg", "simple_spread", [*FAST, "--set", "env.kwargs.continuous_actions=true"]),
+])
+def test_training_on_it_is_training_on_mpe2(cli, tmp_path, algo, env, extra):
     """A short run trains on the vectorised backend, and writes the metrics.jsonl, to the byte, of the
-    same run on mpe2: the envs agree, so every sample, update and evaluation does."""
+    same run on mpe2: the envs agree, so every sample, update and evaluation does. (This is why
+    ``env.backend`` stays out of the cache key, and why ``auto`` may pick either.)"""
     files = {}
     for backend in ("pettingzoo", "vectorised"):
-        result = cli("run", "--algo", algo, "--env", "simple_spread", "--steps", "300", *(FAST if algo == "qmix" else RUN),
+        result = cli("run", "--algo", algo, "--env", env, "--steps", "300", *extra,
                      "--set", f"env.backend={backend}", "--run-dir", str(tmp_path), "--run-id", backend)
         assert result.returncode == 0, result.stderr
         files[backend] = (tmp_path / backend / "metrics.jsonl").read_bytes()
     assert b"test/return_mean" in files["vectorised"] and b"loss/" in files["vectorised"]
     assert files["vectorised"] == files["pettingzoo"]
+
+
+def test_a_policy_trained_on_one_backend_plays_the_same_on_the_other(cli, tmp_path):
+    """``marlzoo eval --set env.backend=...``: the run trained on the default (``auto``: vectorised
+    here) and its checkpoint played on mpe2 give the same greedy returns, episode for episode."""
+    assert cli("run", "--algo", "mappo", "--env", "simple_spread", "--steps", "300", *RUN, "--run-dir", str(tmp_path),
+               "--run-id", "r").returncode == 0
+    run = tmp_path / "r"
+    assert json.loads((run / "run.json").read_text())["backend"] == "vectorised"
+    played = {}
+    for backend in ("vectorised", "pettingzoo"):
+        result = cli("eval", "--run", str(run), "--episodes", "12", "--json", "--set", f"env.backend={backend}")
+        assert result.returncode == 0, result.stderr
+        played[backend] = json.loads(result.stdout)
+    assert played["vectorised"] == played["pettingzoo"] and played["pettingzoo"]["episodes"] == 12
+    other = json.loads(cli("eval", "--run", str(run), "--episodes", "12", "--json", "--seed", "1").stdout)
+    assert other["return_mean"] != played["pettingzoo"]["return_mean"]  # the comparison can fail
+    assert_one_line_error(cli("eval", "--run", str(run), "--set", "env.bakend=pettingzoo"), "env.bakend")
 
 
 def test_a_nan_action_stops_the_run_with_one_line():

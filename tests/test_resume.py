@@ -22,11 +22,12 @@ from tests.conftest import assert_one_line_error, read_metrics
 # Tiny budgets: checkpoints (at every evaluation) every 200 env steps, learning from the first few episodes.
 SMALL = ["--wandb", "disabled", "--no-progress", "--set", "n_envs=4", "--set", "test_episodes=4",
          "--set", "log_interval=100", "--set", "test_interval=200"]
+MPE2 = ["--set", "env.backend=pettingzoo"]  # the env copies replay their actions since the last reset
 CASES = {
-    "qmix": ["--algo", "qmix", "--set", "algo.batch_size=8"],
-    "qmix-process": ["--algo", "qmix", "--set", "algo.batch_size=8", "--set", "learner=process"],
-    "mappo": ["--algo", "mappo"],  # rollouts of 20 steps cut the 25-step episodes: resumed mid-episode
-    "maddpg": ["--algo", "maddpg", "--set", "algo.batch_size=8"],
+    "qmix": ["--algo", "qmix", "--set", "algo.batch_size=8", *MPE2],
+    "qmix-process": ["--algo", "qmix", "--set", "algo.batch_size=8", "--set", "learner=process", *MPE2],
+    "mappo": ["--algo", "mappo", *MPE2],  # rollouts of 20 steps cut the 25-step episodes: resumed mid-episode
+    "maddpg": ["--algo", "maddpg", "--set", "algo.batch_size=8", *MPE2],
     "mappo-vectorised": ["--algo", "mappo", "--set", "env.backend=vectorised"],  # the env's state is in arrays
 }
 

@@ -90,7 +90,7 @@ def test_the_config_key_picks_the_workers_and_refuses_what_it_cannot_do():
             venv.envs
     finally:
         venv.close()
-    assert isinstance(make_vector_env(load_config("mappo", "simple_spread", sets=["env.n_workers=1"]), 1), VectorEnv)
+    assert isinstance(make_vector_env(load_config("mappo", "simple_spread", sets=["env.n_workers=1", "env.backend=pettingzoo"]), 1), VectorEnv)
     for sets, fragment in ((["env.n_workers=-1"], "env.n_workers must be"),
                            (["env.n_workers=2", "env.backend=vectorised"], "env.backend=pettingzoo")):
         with pytest.raises(UserError, match=fragment):

@@ -31,10 +31,24 @@ SCRATCH = ".scratch"
 
 # ------------------------------------------------------------------------------ cache keys
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
-ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.backend": "pettingzoo",
-              "env.time_limit": "truncate", "env.n_workers": 0}
-# Keys that only schedule checkpoints: they never change a run's numbers, so they never enter the hash.
-UNHASHED_KEYS = ("checkpoint_at_test", "keep_checkpoints", "checkpoint_buffer")
+ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.time_limit": "truncate"}
+# Keys that never change a run's numbers, so they never enter the hash: when checkpoints are written,
+# and how the env copies are stepped (the backends and worker processes give byte-identical
+# metrics.jsonl files: tests/test_mpe_vectorised.py, tests/test_subproc.py).
+UNHASHED_KEYS = ("checkpoint_at_test", "keep_checkpoints", "checkpoint_buffer", "env.backend", "env.n_workers")
+
+
+def _holder(data: dict[str, Any], dotted: str) -> tuple[dict[str, Any] | None, str]:
+    """The section of ``data`` that holds the dotted key, and the key's last part; each nested section
+    on the way down is copied, because the config is not ours. None if a section is missing."""
+    *sections, key = dotted.split(".")
+    holder = data
+    for name in sections:
+        if not isinstance(holder.get(name), dict):
+            return None, key
+        holder[name] = dict(holder[name])
+        holder = holder[name]
+    return holder, key
 
 
 def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__version__) -> str:
@@ -46,19 +60,14 @@ def cache_key(config: RunConfig | dict[str, Any], version: str = marlzoo.__versi
     """
     data = dict(config.to_dict() if isinstance(config, RunConfig) else config)
     data.pop("wandb", None)
-    for key in UNHASHED_KEYS:
-        data.pop(key, None)
+    for dotted in UNHASHED_KEYS:
+        holder, key = _holder(data, dotted)
+        if holder is not None:
+            holder.pop(key, None)
     for dotted, default in ADDED_KEYS.items():
-        *sections, key = dotted.split(".")
-        holder = data
-        for name in sections:  # copy each nested section on the way down: the config is not ours
-            if not isinstance(holder.get(name), dict):
-                break
-            holder[name] = dict(holder[name])
-            holder = holder[name]
-        else:
-            if holder.get(key, default) == default:
-                holder.pop(key, None)
+        holder, key = _holder(data, dotted)
+        if holder is not None and holder.get(key, default) == default:
+            holder.pop(key, None)
     blob = json.dumps({"config": data, "marlzoo_version": version}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

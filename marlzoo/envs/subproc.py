@@ -349,7 +349,7 @@ class SubprocVectorEnv:
                 if ready in conns or self._conns[w].poll():
                     try:
                         replies[w] = self._conns[w].recv()
-                    except EOFError:
+                    except (EOFError, ConnectionResetError):  # which one depends on when the worker died
                         replies[w] = ("died",)
                 else:
                     replies[w] = ("died",)

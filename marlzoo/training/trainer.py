@@ -27,7 +27,8 @@ from marlzoo.config import RunConfig, dump_config
 from marlzoo.envs.adapter import Adapter
 from marlzoo.envs.batched import BatchedEnv
 from marlzoo.envs.catalogue import make_env
-from marlzoo.envs.mpe import vectorised_env
+from marlzoo.config import EnvConfig
+from marlzoo.envs.mpe import covers, vectorised_env
 from marlzoo.envs.subproc import SubprocVectorEnv
 from marlzoo.envs.vector import VectorEnv
 from marlzoo.errors import RunInterrupted, UserError
@@ -59,8 +60,17 @@ def env_factory(config: RunConfig, render_mode: str | None = None) -> Callable[[
                              env.scale_obs, render_mode=render_mode)
 
 
+def backend_of(env: EnvConfig) -> str:
+    """The backend ``env`` steps on: ``env.backend``, with ``auto`` read as ``vectorised`` where that
+    backend covers the env and its kwargs (and no worker processes are asked for), else ``pettingzoo``.
+    Both give the same numbers (tests/test_mpe_vectorised.py), so the choice is one of speed only."""
+    if env.backend != "auto":
+        return env.backend
+    return "vectorised" if env.n_workers <= 1 and covers(env.name, env.kwargs) else "pettingzoo"
+
+
 def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
-    """``n`` copies of the config's env, on its ``env.backend``, in ``env.n_workers`` processes."""
+    """``n`` copies of the config's env, on its backend (:func:`backend_of`), in ``env.n_workers`` processes."""
     env = config.env
     if env.n_workers < 0:
         raise UserError(f"env.n_workers must be 0 (or 1: step the copies in this process) or a number of worker "
@@ -70,7 +80,7 @@ def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
                         "at once in this process, so use env.n_workers=0 with it")
     if env.n_workers > 1:
         return SubprocVectorEnv(env_factory(config), n, env.n_workers, env.time_limit)
-    if env.backend == "vectorised":
+    if backend_of(env) == "vectorised":
         return vectorised_env(env.name, n, env.kwargs, env.episode_limit, env.reward_aggregation, env.state,
                               env.scale_obs, env.time_limit)
     return VectorEnv(env_factory(config), n, env.time_limit)
@@ -85,7 +95,7 @@ def make_evaluation(config: RunConfig, seed: int) -> tuple[BatchedEnv, EpisodeRu
     once (up to :data:`EVAL_COPY_CAP` copies), with the same returns."""
     slots = min(config.n_envs, config.test_episodes)
     rounds = -(-config.test_episodes // slots)
-    if config.env.backend == "vectorised" and 1 < rounds and slots * rounds <= EVAL_COPY_CAP:
+    if backend_of(config.env) == "vectorised" and 1 < rounds and slots * rounds <= EVAL_COPY_CAP:
         venv = make_vector_env(config, slots * rounds)
         return venv, BatchedEvaluation(venv, seed, slots, rounds)
     venv = make_vector_env(config, slots)
@@ -237,6 +247,7 @@ class Trainer:
             "n_agents": spec.n_agents,
             "episode_limit": spec.episode_limit,
             "time_limit": self.config.env.time_limit,
+            "backend": backend_of(self.config.env),
             "reward_aggregation": spec.reward_aggregation,
             "return_definition": f"sum over the episode of the team reward (the {spec.reward_aggregation} over agents)",
             "seed": self.config.seed,

@@ -272,6 +272,18 @@ class MPEVectorEnv:
         """Nothing to release: the copies are arrays."""
 
 
+def covers(name: str, kwargs: dict[str, Any] | None = None) -> bool:
+    """Whether this backend runs env ``name`` with ``kwargs`` (what ``env.backend: auto`` asks)."""
+    task = scenario_for(name)
+    if task is None:
+        return False
+    try:
+        _check_kwargs(task, dict(kwargs or {}))
+    except UserError:
+        return False
+    return True
+
+
 def vectorised_env(name: str, n: int, kwargs: dict[str, Any] | None = None, episode_limit: int | None = None,
                    reward_aggregation: str = "sum", state: str = "auto", scale_obs: bool = False,
                    time_limit: str = "truncate") -> MPEVectorEnv:
