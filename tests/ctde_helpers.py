@@ -14,6 +14,7 @@ def spy_on_actions(venv) -> list:
     """Make every adapter of ``venv`` check each action it sends against the agent's action space
     (wrapping the function the adapter steps its env with: ``env.step``, or its direct_step)."""
     sent: list = []
+    assert hasattr(venv, "envs"), "spy on a pettingzoo-backend venv (--set env.backend=pettingzoo): it has adapters"
     for adapter in venv.envs:
         env, real = adapter.env, adapter._env_step
 

@@ -24,7 +24,8 @@ def setup(*sets, n_envs=4):
 
 
 def test_continuous_simple_spread_actions_with_exploration_noise_stay_inside_the_box():
-    venv, algo, loop = setup("env.kwargs.continuous_actions=true", "algo.noise_std=2.0", "algo.batch_size=4")
+    venv, algo, loop = setup("env.kwargs.continuous_actions=true", "algo.noise_std=2.0", "algo.batch_size=4",
+                             "env.backend=pettingzoo")  # the actions that reach mpe2's own env
     sent = spy_on_actions(venv)
     loop.iterate(0)
     loop.iterate(0)

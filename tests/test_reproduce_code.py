@@ -134,7 +134,9 @@ def test_a_cell_without_a_fingerprint_stays_cached_says_so_and_can_be_rerun(edit
 
 @pytest.mark.slow
 def test_committed_cells_still_read_as_cached():
-    """The tables under results/ were made before fingerprints; they must not be rerun by accident."""
+    """No committed cell is rerun by accident: each one's config still gives its cache key, so it is
+    cached, unless the code that trains it changed since it ran, which is the fingerprint's job
+    (``--dry-run`` says so). Cells made before fingerprints count as cached."""
     checked = 0
     for spec_path in sorted((REPO / "configs" / "tables").glob("*.yaml")):
         if not (REPO / "results" / "runs" / spec_path.stem).is_dir():  # a table never run (loading one takes time)
@@ -145,8 +147,9 @@ def test_committed_cells_still_read_as_cached():
         committed = {p.cell.name for p in todo + cached
                      if (store.cell_dir(p.cell) / "cell.json").is_file()
                      and json.loads((store.cell_dir(p.cell) / "cell.json").read_text())["key"] == cache_key(p.cell.config)}
-        assert {p.cell.name for p in cached} == committed, table.name
-        assert all(p.state.reason == "cached (made before code fingerprints)" for p in cached), table.name
+        stale = {p.cell.name for p in todo if p.state.reason.startswith("code changed")}
+        assert {p.cell.name for p in cached} | stale == committed, table.name
+        assert all(p.state.reason in ("cached", "cached (made before code fingerprints)") for p in cached), table.name
         checked += len(committed)
     assert checked > 100, "the committed tables hold over a hundred current cells"
 
