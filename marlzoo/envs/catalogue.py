@@ -132,7 +132,7 @@ def _resolve(name: str, label: str) -> tuple[Callable[..., Any], int | None]:
 def _lookup(name: str) -> tuple[Callable[..., Any], int | None]:
     if is_vmas_name(name):  # never read as module:attr (vmas.make_env is a callable attribute)
         raise UserError(f"env '{name}' is a VMAS scenario: marlzoo runs it only as a batched env on VMAS "
-                        "(marlzoo run, marlzoo eval), which has no one-copy PettingZoo form for this")
+                        "(marlzoo run, and marlzoo eval without --render), not through a one-copy adapter")
     names = env_names()
     if name in names:
         return _resolve(names[name], name)

@@ -42,6 +42,7 @@ import contextlib
 import importlib.util
 import random
 import reprlib
+import textwrap
 import warnings
 from typing import Any, Iterator, Sequence
 
@@ -88,6 +89,15 @@ def scenario_names() -> list[str]:
     """Every scenario VMAS ships: its own, its MPE ports and its debug scenarios."""
     vmas = _vmas()
     return sorted({*vmas.scenarios, *vmas.mpe_scenarios, *vmas.debug_scenarios})
+
+
+def vmas_line() -> str:
+    """``marlzoo list``'s line for this backend: its names, and its scenarios if vmas is installed."""
+    head = f"  {PREFIX + '<scenario>':<24} {'vmas':<22} "
+    if not vmas_installed():
+        return head + f"VMAS scenarios, batched in torch ({INSTALL_HINT})"
+    names = textwrap.fill(", ".join(scenario_names()), width=110, initial_indent=" " * 4, subsequent_indent=" " * 4)
+    return head + "VMAS scenarios, batched in torch, one of:\n" + names
 
 
 def _scenario(name: str) -> str:
@@ -146,7 +156,7 @@ class VmasEnv:
         reserved = [k for k in options if k in RESERVED_KWARGS]
         if reserved:
             raise UserError(f"env.kwargs.{reserved[0]} is set by marlzoo's VMAS backend itself; leave it out "
-                            "(env.n_envs is the number of copies)")
+                            "(n_envs is the number of copies)")
         continuous = options.pop("continuous_actions", False)
         if not isinstance(continuous, bool):
             raise UserError(f"env.kwargs.continuous_actions must be true or false, not {continuous!r}")
