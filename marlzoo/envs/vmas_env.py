@@ -59,7 +59,7 @@ from marlzoo.suggest import closest
 
 PREFIX = "vmas:"
 BACKEND = "vmas"
-DEFAULT_MAX_STEPS = 100  # BenchMARL's horizon for its VMAS tasks
+DEFAULT_MAX_STEPS = 100  # the max_steps of BenchMARL's VMAS task configs
 # vmas.make_env's own arguments that this backend sets itself.
 RESERVED_KWARGS = ("num_envs", "device", "seed", "wrapper", "wrapper_kwargs", "dict_spaces", "multidiscrete_actions",
                    "clamp_actions", "grad_enabled", "terminated_truncated")
