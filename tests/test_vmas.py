@@ -215,3 +215,22 @@ def test_a_vmas_name_is_never_read_as_a_module_path():
         make_env("vmas:navigation")
     with pytest.raises(UserError, match="VMAS has no scenario 'make_env'"):
         vmas_env("vmas:make_env", 2)
+
+
+@pytest.mark.slow
+def test_every_scenario_vmas_ships_runs_on_it():
+    """Every VMAS scenario and MPE port builds, resets (seeded and not) and steps with both action
+    kinds, giving one finite team reward per copy (wheel, for one, gives its rewards as [n, 1])."""
+    for scenario in sorted({*vmas.scenarios, *vmas.mpe_scenarios}):
+        for continuous in (False, True):
+            env = vmas_env(f"vmas:{scenario}", 2, {"continuous_actions": continuous, "max_steps": 2})
+            env.reset([1, None])
+            rng = np.random.default_rng(0)
+            for _ in range(2):
+                if continuous:
+                    actions = random_actions(rng, env)
+                else:
+                    actions = rng.integers(0, np.array(env.spec.action_sizes), (2, env.spec.n_agents))
+                env.step(actions, np.ones(2, dtype=bool))
+                assert env.reward.shape == (2,) and np.isfinite(env.reward).all(), scenario
+            assert env.truncated.all() or env.terminated.any(), scenario

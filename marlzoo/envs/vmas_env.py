@@ -319,13 +319,16 @@ class VmasEnv:
         with self._own_stream():
             try:
                 obs, rewards, terminated, _, _ = self.env.step(self._actions(actions, active))
+                # one value per copy (some scenarios, such as wheel, give their rewards as [n, 1])
+                rewards = torch.stack([r.reshape(self.n) for r in rewards], dim=1)
+                terminated = terminated.reshape(self.n)
             except UserError:
                 raise
             except Exception as exc:
                 raise EnvCodeError(self.spec.env_id, f"step (step {int(self.t[active].max()) + 1} of an episode)",
                                    exc) from exc
         rows: Any = slice(None) if active.all() else np.flatnonzero(active)
-        team = torch.stack(rewards, dim=1).sum(dim=1)
+        team = rewards.sum(dim=1)
         if self._mean_reward:
             team = team / self.spec.n_agents
         self._write(obs, rows)
