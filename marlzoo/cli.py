@@ -201,6 +201,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from marlzoo.algorithm import ReplayAlgorithm
     from marlzoo.envs.catalogue import env_names, env_packages
+    from marlzoo.envs.vmas_env import vmas_line
     from marlzoo.registry import algo_names, get_algo
 
     print("algorithms:")
@@ -220,6 +221,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         package, extra = packages[name]
         hint = f"  (pip install 'marlzoo[{extra}]')" if extra else ""
         print(f"  {name:<24} {package:<22} {where}{hint}")
+    print(vmas_line())
     print("  (any PettingZoo env: --env package.module:factory; a Gymnasium multi-agent env: --env module:GymnasiumId,")
     print("   such as lbforaging:Foraging-8x8-2p-2f-coop-v3 or rware:rware-tiny-2ag-v2)")
     return 0

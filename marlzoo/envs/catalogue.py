@@ -12,6 +12,9 @@ A name with a colon, ``left:right``, is read in this order (:func:`resolve_env_f
    factory is ``gymnasium.make(right, ...)``: EPyMARL's spelling, ``lbforaging:Foraging-8x8-2p-2f-coop-v3``
    or ``rware:rware-tiny-2ag-v2`` (Gymnasium ids hold dashes, so they can never be attribute names).
 
+``vmas:<scenario>`` is the exception: it names a VMAS scenario, which runs only as a batched env
+(:mod:`marlzoo.envs.vmas_env`), so it is refused here rather than read as ``module:attr``.
+
 Each factory is called with the ``env.kwargs`` of the config and must return a PettingZoo env or a
 Gymnasium multi-agent env (Tuple spaces; :mod:`marlzoo.envs.gymnasium_ma`). The Gymnasium ids of
 ``lbforaging`` and ``rware`` get EPyMARL's time limits by default (:data:`EPYMARL_TIME_LIMITS`):
@@ -30,6 +33,7 @@ from typing import Any, Callable
 import gymnasium
 
 from marlzoo.envs.adapter import Adapter, make_adapter
+from marlzoo.envs.vmas_env import is_vmas_name
 from marlzoo.errors import EnvCodeError, UserError
 from marlzoo.suggest import closest
 
@@ -126,6 +130,9 @@ def _resolve(name: str, label: str) -> tuple[Callable[..., Any], int | None]:
 
 
 def _lookup(name: str) -> tuple[Callable[..., Any], int | None]:
+    if is_vmas_name(name):  # never read as module:attr (vmas.make_env is a callable attribute)
+        raise UserError(f"env '{name}' is a VMAS scenario: marlzoo runs it only as a batched env on VMAS "
+                        "(marlzoo run, and marlzoo eval without --render), not through a one-copy adapter")
     names = env_names()
     if name in names:
         return _resolve(names[name], name)

@@ -31,6 +31,7 @@ from marlzoo.config import EnvConfig
 from marlzoo.envs.mpe import covers, vectorised_env
 from marlzoo.envs.subproc import SubprocVectorEnv
 from marlzoo.envs.vector import VectorEnv
+from marlzoo.envs.vmas_env import is_vmas_name, vmas_env
 from marlzoo.errors import RunInterrupted, UserError
 from marlzoo.rngstate import global_rng_state, object_rng_state, set_global_rng_state, set_object_rng_state
 from marlzoo.training.loops import make_loop
@@ -70,11 +71,15 @@ def backend_of(env: EnvConfig) -> str:
 
 
 def make_vector_env(config: RunConfig, n: int) -> BatchedEnv:
-    """``n`` copies of the config's env, on its backend (:func:`backend_of`), in ``env.n_workers`` processes."""
+    """``n`` copies of the config's env, on its backend (:func:`backend_of`), in ``env.n_workers`` processes
+    (a ``vmas:<scenario>`` env on VMAS)."""
     env = config.env
     if env.n_workers < 0:
         raise UserError(f"env.n_workers must be 0 (or 1: step the copies in this process) or a number of worker "
                         f"processes, not {env.n_workers}")
+    if is_vmas_name(env.name):  # a VMAS scenario always runs on VMAS, seeded from the run's seed
+        return vmas_env(env.name, n, env.kwargs, env.episode_limit, env.reward_aggregation, env.state, env.scale_obs,
+                        env.time_limit, config.seed, env.backend, env.n_workers)
     if env.n_workers > 1 and env.backend == "vectorised":
         raise UserError("env.n_workers is for env.backend=pettingzoo; the vectorised backend steps every copy "
                         "at once in this process, so use env.n_workers=0 with it")
