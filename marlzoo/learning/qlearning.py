@@ -47,6 +47,8 @@ class QLearningConfig:
     double_q: bool = True
     grad_clip: float = 10.0
     standardise_rewards: bool = True  # divide rewards by a running std (and centre them): MPE rewards are large
+    reward_stats: str = "sampled"  # EXPERIMENT: "sampled" (every batch, EPyMARL) or "inserted" (each reward once)
+    reward_centre: bool = True  # EXPERIMENT: subtract the running mean
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_steps: int = 50_000
@@ -160,12 +162,24 @@ class QLearner(ReplayAlgorithm):
         if self.mixer is not None:
             self.target_mixer.load_state_dict(self.mixer.state_dict())
 
+    def make_buffer(self):
+        buffer = super().make_buffer()
+        if self.config.standardise_rewards and self.config.reward_stats == "inserted":
+            stats, insert = self.reward_stats, buffer.insert
+            def counted(batch):
+                stats.update(batch.reward[batch.filled])
+                insert(batch)
+            buffer.insert = counted
+        return buffer
+
     def rewards(self, batch: EpisodeBatch) -> torch.Tensor:
         """The batch's team rewards, standardised by running statistics if configured."""
         if not self.config.standardise_rewards:
             return batch.reward
-        self.reward_stats.update(batch.reward[batch.filled])
-        return (batch.reward - self.reward_stats.mean) / self.reward_stats.std
+        if self.config.reward_stats == "sampled":
+            self.reward_stats.update(batch.reward[batch.filled])
+        centre = self.reward_stats.mean if self.config.reward_centre else 0.0
+        return (batch.reward - centre) / self.reward_stats.std
 
     def agent_values(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Chosen per-agent Qs ``[B, T, n]`` (with grad) and their bootstrap values ``[B, T, n]``.
