@@ -32,7 +32,7 @@ SCRATCH = ".scratch"
 # ------------------------------------------------------------------------------ cache keys
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
 ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.backend": "pettingzoo",
-              "env.time_limit": "truncate", "env.n_workers": 0}
+              "env.time_limit": "truncate", "env.n_workers": 0, "algo.reward_stats": "sampled"}
 # Keys that only schedule checkpoints: they never change a run's numbers, so they never enter the hash.
 UNHASHED_KEYS = ("checkpoint_at_test", "keep_checkpoints", "checkpoint_buffer")
 
