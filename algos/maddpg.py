@@ -53,6 +53,7 @@ class MADDPGConfig:
     logit_reg: float = 1e-3  # discrete: penalty on the actor's squared logits
     noise_std: float = 0.1  # Box: exploration noise, as a fraction of each dimension's half-range
     standardise_rewards: bool = False
+    reward_stats: Literal["sampled", "inserted"] = "sampled"  # which rewards the statistics count (RewardStandardiser)
     # what the other agents do in agent i's actor loss: "buffer" (their stored actions, as in the
     # paper) or "policy" (their current actors' actions, without gradient)
     others_actions: Literal["buffer", "policy"] = "buffer"

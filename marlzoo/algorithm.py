@@ -117,7 +117,7 @@ class Algorithm(ABC):
 class ReplayAlgorithm(Algorithm):
     """Learns from a replay buffer of whole episodes (value-based algorithms, MADDPG, ...).
 
-    Implement :meth:`update`; override :meth:`learn` only to learn other than from uniformly
+    Implement :meth:`update`; override :meth:`observe` to see each episode once as it is stored, :meth:`learn` only to learn other than from uniformly
     sampled batches (tabular IQL learns online from the newest episodes), :meth:`make_buffer` for
     another store, and :attr:`updates_per_episode` for another schedule.
     """
@@ -134,7 +134,12 @@ class ReplayAlgorithm(Algorithm):
 
     def make_buffer(self) -> EpisodeBuffer:
         """The store the loop inserts episodes into: ``config.buffer_size`` episodes, circular."""
-        return EpisodeBuffer(self.spec, _config_value(self, "buffer_size", "make_buffer"), self.device)
+        return EpisodeBuffer(self.spec, _config_value(self, "buffer_size", "make_buffer"), self.device,
+                             on_insert=self.observe)
+
+    def observe(self, episodes: EpisodeBatch) -> None:
+        """Called with every batch of episodes as it enters the buffer :meth:`make_buffer` made,
+        before any update samples it; nothing by default (reward statistics may count it)."""
 
     def learn(self, buffer: EpisodeBuffer, t_env: int, n_updates: int) -> list[dict[str, float]]:
         """Make ``n_updates`` updates, each on ``batch_size`` episodes sampled uniformly, once the

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from marlzoo.algos.idqn import IDQN
+from marlzoo.algos.maddpg import MADDPG, MADDPGConfig
 from marlzoo.algos.qmix import QMIX, QMIXConfig
 from marlzoo.algos.vdn import VDN
 from marlzoo.training.buffers import EpisodeBatch
@@ -137,6 +138,56 @@ def test_reward_standardisation_scales_targets():
     rewards = algo.rewards(batch)
     real = rewards[batch.filled]
     assert abs(real.mean().item()) < 0.1 and abs(real.std().item() - 1.0) < 0.2
+
+
+def episodes_with_rewards(spec, rewards: list[list[float]]) -> EpisodeBatch:
+    """Episodes of ``spec`` whose real steps earn ``rewards`` (one list per episode); every later
+    step is padding that earns 100, which no statistics may count."""
+    batch = random_batch(spec, B=len(rewards))
+    batch.filled.zero_()
+    batch.reward.fill_(100.0)
+    for b, episode in enumerate(rewards):
+        batch.reward[b, : len(episode)] = torch.tensor(episode)
+        batch.filled[b, : len(episode)] = True
+    return batch
+
+
+@pytest.mark.parametrize("config_cls", [QLearningConfig, MADDPGConfig])
+def test_inserted_reward_statistics_count_each_stored_reward_once(config_cls):
+    """Hand-worked: episodes earning (1, 3), then (5, 7), enter the buffer; the statistics are then
+    those of {1, 3, 5, 7} (mean 4, variance 5) however often a batch is replayed."""
+    spec = make_spec(limit=4)
+    algo = (VDN if config_cls is QLearningConfig else MADDPG)(spec, config_cls(standardise_rewards=True, reward_stats="inserted"))
+    buffer = algo.make_buffer()
+    buffer.insert(episodes_with_rewards(spec, [[1.0, 3.0]]))
+    replayed = episodes_with_rewards(spec, [[4.0, 9.0]])
+    for _ in range(3):  # replaying changes nothing: (r - 2) / 1
+        assert algo.rewards(replayed)[0, :2].tolist() == pytest.approx([2.0, 7.0], abs=1e-3)
+    buffer.insert(episodes_with_rewards(spec, [[5.0, 7.0]]))
+    assert algo.rewards(replayed)[0, :2].tolist() == pytest.approx([0.0, 5.0 / 5.0 ** 0.5], abs=1e-3)
+
+
+def test_sampled_reward_statistics_count_every_replayed_batch():
+    """EPyMARL's rule: what enters the buffer is not counted; each sampled batch is, before it is
+    standardised, so a batch replayed twice counts twice."""
+    spec = make_spec(limit=4)
+    algo = VDN(spec, QLearningConfig(standardise_rewards=True))
+    assert algo.config.reward_stats == "sampled"
+    algo.make_buffer().insert(episodes_with_rewards(spec, [[50.0, 70.0]]))
+    first = episodes_with_rewards(spec, [[1.0, 3.0]])
+    assert algo.rewards(first)[0, :2].tolist() == pytest.approx([-1.0, 1.0], abs=1e-3)  # stats of {1, 3}
+    assert algo.rewards(first)[0, :2].tolist() == pytest.approx([-1.0, 1.0], abs=1e-3)  # of {1, 3, 1, 3}
+    later = episodes_with_rewards(spec, [[5.0, 7.0], [5.0, 7.0]])  # now {1, 3, 1, 3, 5, 7, 5, 7}: mean 4, var 5
+    assert algo.rewards(later)[0, :2].tolist() == pytest.approx([1.0 / 5.0 ** 0.5, 3.0 / 5.0 ** 0.5], abs=1e-3)
+
+
+def test_qmix_ships_inserted_reward_statistics_and_the_core_keeps_epymarls():
+    """configs/algos/qmix.yaml chooses "inserted" (results/qmix_ab.md); VDN and the rest keep "sampled"."""
+    from marlzoo.config import load_config
+
+    assert load_config("qmix", "simple_spread").algo.reward_stats == "inserted"
+    assert load_config("vdn", "simple_spread").algo.reward_stats == "sampled"
+    assert load_config("cw_qmix", "simple_spread").algo.reward_stats == "sampled"
 
 
 @pytest.mark.parametrize("backend", ["pettingzoo", "vectorised"])

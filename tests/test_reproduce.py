@@ -424,4 +424,6 @@ def test_checkpoint_scheduling_keys_leave_the_committed_cells_cached():
             changed = copy.deepcopy(cell.config)
             changed.keep_checkpoints, changed.checkpoint_at_test, changed.checkpoint_buffer = 3, False, False
             assert store.state(cell, cache_key(changed), code={}).cached, f"{spec.name}/{cell.name}"
-    assert cached >= 100  # 105 of the 120 committed cells when these keys were added
+    # 105 of the 120 committed cells when these keys were added; 75 since issue 16 changed QMIX's and
+    # MADDPG's defaults (configs/algos/qmix.yaml, maddpg.yaml), which re-keys their 30 committed cells
+    assert cached >= 70

@@ -151,7 +151,8 @@ def test_committed_cells_still_read_as_cached():
         assert {p.cell.name for p in cached} | stale == committed, table.name
         assert all(p.state.reason in ("cached", "cached (made before code fingerprints)") for p in cached), table.name
         checked += len(committed)
-    assert checked > 100, "the committed tables hold over a hundred current cells"
+    # over a hundred until issue 16 changed QMIX's and MADDPG's defaults, which re-keys 30 committed cells
+    assert checked >= 70, "the committed tables hold at least seventy current cells"
 
 
 def test_a_plugins_distribution_and_version_enter_its_fingerprint():

@@ -31,7 +31,8 @@ SCRATCH = ".scratch"
 
 # ------------------------------------------------------------------------------ cache keys
 # Config keys (dotted for nested sections) added in 0.1.0 after tables were cached, and their defaults.
-ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.time_limit": "truncate"}
+ADDED_KEYS = {"learner": "inline", "algo.lr_anneal_steps": 0, "env.scale_obs": False, "env.time_limit": "truncate",
+              "algo.reward_stats": "sampled"}
 # Keys that never change a run's numbers, so they never enter the hash: when checkpoints are written,
 # and how the env copies are stepped (the backends and worker processes give byte-identical
 # metrics.jsonl files: tests/test_mpe_vectorised.py, tests/test_subproc.py).

@@ -36,7 +36,7 @@ from torch import nn
 from marlzoo.algorithm import ReplayAlgorithm
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.learning.nets import AgentNetConfig, AgentNetwork, build_network
-from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.learning.normalise import RewardStandardiser
 from marlzoo.training.buffers import EpisodeBatch
 
 
@@ -160,7 +160,7 @@ def check_schedule(update_every: int, tau: float) -> None:
 
 class OffPolicyActorCritic(ReplayAlgorithm):
     """A replay actor-critic: an ``actor`` network, critics seen through :attr:`critic_view`, one update
-    per ``config.update_every`` episodes, optional reward standardisation (``config.standardise_rewards``).
+    per ``config.update_every`` episodes, optional reward standardisation (``config.standardise_rewards``, counting ``config.reward_stats``).
 
     A subclass builds its networks and optimisers in ``__init__`` (after calling this one) and lists
     their attribute names in :attr:`checkpointed`, which :meth:`state_dict` saves in that order.
@@ -171,7 +171,7 @@ class OffPolicyActorCritic(ReplayAlgorithm):
 
     def __init__(self, spec: EnvSpec, config: Any, device: str | torch.device = "cpu") -> None:
         super().__init__(spec, config, device)
-        self.reward_stats = RunningMeanStd()
+        self.reward_standardiser = RewardStandardiser(config.reward_stats)
         self.updates = 0
 
     @property
@@ -181,19 +181,22 @@ class OffPolicyActorCritic(ReplayAlgorithm):
     def init_hidden(self, batch: int) -> torch.Tensor | None:
         return self.actor.init_hidden(batch)
 
+    def observe(self, episodes: EpisodeBatch) -> None:
+        if self.config.standardise_rewards:
+            self.reward_standardiser.observe(episodes.reward, episodes.filled)
+
     def rewards(self, batch: EpisodeBatch) -> torch.Tensor:
         """The batch's team rewards, standardised by running statistics if configured."""
         if not self.config.standardise_rewards:
             return batch.reward
-        self.reward_stats.update(batch.reward[batch.filled])
-        return (batch.reward - self.reward_stats.mean) / self.reward_stats.std
+        return self.reward_standardiser(batch.reward, batch.filled)
 
     def state_dict(self) -> dict[str, Any]:
         state = {name: getattr(self, name).state_dict() for name in self.checkpointed}
-        return {**state, "reward_stats": self.reward_stats.state_dict(), "updates": self.updates}
+        return {**state, "reward_stats": self.reward_standardiser.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name in self.checkpointed:
             getattr(self, name).load_state_dict(state[name])
-        self.reward_stats.load_state_dict(state["reward_stats"])
+        self.reward_standardiser.load_state_dict(state["reward_stats"])
         self.updates = int(state["updates"])

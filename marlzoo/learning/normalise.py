@@ -34,3 +34,39 @@ class RunningMeanStd:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
+
+
+class RewardStandardiser:
+    """A replay learner's team rewards as ``(r - mean) / std``, by running statistics.
+
+    ``counted`` says which rewards the statistics take in:
+
+    * ``"sampled"``: the real steps of every batch sampled for an update, just before it is
+      standardised (EPyMARL's learners). A reward counts again each time its episode is replayed,
+      so old episodes, replayed more often, weigh more than new ones.
+    * ``"inserted"``: every real step once, when its episode enters the replay buffer
+      (:meth:`observe`): the statistics are those of all the rewards collected so far.
+    """
+
+    def __init__(self, counted: str = "sampled") -> None:
+        if counted not in ("sampled", "inserted"):
+            raise ValueError(f"reward statistics count 'sampled' or 'inserted' rewards, not '{counted}'")
+        self.counted = counted
+        self.stats = RunningMeanStd()
+
+    def observe(self, reward: torch.Tensor, filled: torch.Tensor) -> None:
+        """Take in the rewards of episodes entering the buffer (counted only under ``"inserted"``)."""
+        if self.counted == "inserted":
+            self.stats.update(reward[filled])
+
+    def __call__(self, reward: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+        """A sampled batch's rewards ``[B, T]``, standardised (``filled`` marks its real steps)."""
+        if self.counted == "sampled":
+            self.stats.update(reward[filled])
+        return (reward - self.stats.mean) / self.stats.std
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.stats.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.stats.load_state_dict(state)

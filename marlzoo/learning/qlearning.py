@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -31,7 +31,7 @@ from marlzoo.training.buffers import EpisodeBatch
 from marlzoo.envs.spec import EnvSpec
 from marlzoo.learning.exploration import LinearSchedule, epsilon_greedy, exploration_rng, masked_argmax
 from marlzoo.learning.nets import AgentNetConfig, NumpyForward, build_network
-from marlzoo.learning.normalise import RunningMeanStd
+from marlzoo.learning.normalise import RewardStandardiser
 from marlzoo.learning.qtable import ValueTable, joint_actions
 
 
@@ -47,6 +47,9 @@ class QLearningConfig:
     double_q: bool = True
     grad_clip: float = 10.0
     standardise_rewards: bool = True  # divide rewards by a running std (and centre them): MPE rewards are large
+    # which rewards those statistics count: "sampled" (every batch replayed, EPyMARL's) or "inserted"
+    # (each reward once, as its episode is stored); see marlzoo.learning.normalise.RewardStandardiser
+    reward_stats: Literal["sampled", "inserted"] = "sampled"
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_steps: int = 50_000
@@ -97,7 +100,7 @@ class QLearner(ReplayAlgorithm):
         self.rng = exploration_rng()
         # Acting with a feed-forward agent skips torch: see NumpyForward.
         self.fast_forward = NumpyForward(self.agent) if NumpyForward.supports(self.agent) else None
-        self.reward_stats = RunningMeanStd()
+        self.reward_standardiser = RewardStandardiser(config.reward_stats)
         self.updates = 0
 
     # ----------------------------------------------------------------- what subclasses change
@@ -160,12 +163,15 @@ class QLearner(ReplayAlgorithm):
         if self.mixer is not None:
             self.target_mixer.load_state_dict(self.mixer.state_dict())
 
+    def observe(self, episodes: EpisodeBatch) -> None:
+        if self.config.standardise_rewards:
+            self.reward_standardiser.observe(episodes.reward, episodes.filled)
+
     def rewards(self, batch: EpisodeBatch) -> torch.Tensor:
         """The batch's team rewards, standardised by running statistics if configured."""
         if not self.config.standardise_rewards:
             return batch.reward
-        self.reward_stats.update(batch.reward[batch.filled])
-        return (batch.reward - self.reward_stats.mean) / self.reward_stats.std
+        return self.reward_standardiser(batch.reward, batch.filled)
 
     def agent_values(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Chosen per-agent Qs ``[B, T, n]`` (with grad) and their bootstrap values ``[B, T, n]``.
@@ -245,7 +251,7 @@ class QLearner(ReplayAlgorithm):
             "agent": self.agent.state_dict(),
             "target_agent": self.target_agent.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "reward_stats": self.reward_stats.state_dict(),
+            "reward_stats": self.reward_standardiser.state_dict(),
             "updates": self.updates,
         }
         if self.mixer is not None:
@@ -260,5 +266,5 @@ class QLearner(ReplayAlgorithm):
             self.mixer.load_state_dict(state["mixer"])
             self.target_mixer.load_state_dict(state["target_mixer"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.reward_stats.load_state_dict(state["reward_stats"])
+        self.reward_standardiser.load_state_dict(state["reward_stats"])
         self.updates = int(state["updates"])

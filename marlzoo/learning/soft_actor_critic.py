@@ -65,6 +65,7 @@ class SACConfig:
     target_entropy_continuous: float = -1.0
     log_std_init: float = 0.0  # continuous: added to the actor's log-std output
     standardise_rewards: bool = False
+    reward_stats: Literal["sampled", "inserted"] = "sampled"  # which rewards the statistics count (RewardStandardiser)
     # the other agents' actions in agent i's actor loss (centralised critics only): "policy" (samples
     # from their current policies) or "buffer" (the actions they took)
     others_actions: Literal["policy", "buffer"] = "policy"

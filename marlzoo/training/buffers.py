@@ -15,7 +15,7 @@ The :class:`EpisodeBuffer` is a circular store of such episodes, sampled uniform
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -76,10 +76,13 @@ class EpisodeBatch:
 
 
 class EpisodeBuffer:
-    """A circular replay buffer of whole episodes, preallocated and written in place."""
+    """A circular replay buffer of whole episodes, preallocated and written in place; ``on_insert``,
+    if given, is called with every batch inserted, after it is stored."""
 
-    def __init__(self, spec: EnvSpec, capacity: int, device: str | torch.device = "cpu") -> None:
+    def __init__(self, spec: EnvSpec, capacity: int, device: str | torch.device = "cpu",
+                 on_insert: Callable[[EpisodeBatch], None] | None = None) -> None:
         self.capacity = capacity
+        self.on_insert = on_insert
         self.storage = EpisodeBatch.zeros(spec, capacity, device)
         self._next = 0
         self.size = 0
@@ -92,6 +95,8 @@ class EpisodeBuffer:
             getattr(self.storage, name)[index] = value
         self._next = (self._next + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+        if self.on_insert is not None:
+            self.on_insert(batch)
 
     def can_sample(self, batch_size: int) -> bool:
         return self.size >= batch_size
