@@ -62,7 +62,8 @@ def before(algo):
 
 
 def compile_mixer(algo):
-    algo.mixer, algo.target_mixer = torch.compile(algo.mixer), torch.compile(algo.target_mixer)
+    if algo.mixer is not None:  # independent learners have none
+        algo.mixer, algo.target_mixer = torch.compile(algo.mixer), torch.compile(algo.target_mixer)
     return algo
 
 
