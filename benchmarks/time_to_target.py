@@ -89,7 +89,8 @@ def time_run(algo: str, env: str, seed: int, target: float, steps: int, config: 
                     break
         proc.wait()
         timing.wall_s, timing.cpu_s = time.perf_counter() - start, cpu
-    if proc.returncode not in (0, -15) or not timing.evaluations:
+    # SIGTERM ends a run with a checkpoint and exit code 143 (128 + 15), or -15 if it lands before the handler.
+    if proc.returncode not in (0, -15, 128 + 15) or not timing.evaluations:
         raise SystemExit(f"marlzoo run failed for {algo} seed {seed} (exit {proc.returncode}): {' '.join(cmd)}")
     return timing
 

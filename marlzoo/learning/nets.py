@@ -48,11 +48,13 @@ class _Body(nn.Module):
         self.fc_out = nn.Linear(hidden, out_dim)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = torch.relu(self.fc_in(x))
+        # ReLU in place: a linear layer's backward never needs its own output, so autograd allows it,
+        # and it saves allocating and writing a second activation the size of the first.
+        x = torch.relu_(self.fc_in(x))
         if self.recurrent:
             x, h = self.core(x, h)
         else:
-            x = torch.relu(self.core(x))
+            x = torch.relu_(self.core(x))
         return self.fc_out(x), h
 
 
@@ -103,10 +105,13 @@ class AgentNetwork(nn.Module):
         """
         B, T, N = x.shape[:3]
         x = self._with_id(x, extra)
-        if not self.recurrent:  # no time dependence: one pass over every step at once
+        if not self.recurrent:  # no time dependence: one 2-D pass over every step (and agent) at once
+            # Folded to [rows, features] here rather than by the linear layers: their backward then
+            # needs no reshaping copies of the 4-D activations. The values are the same, bit for bit.
             if len(self.bodies) == 1:
-                return self.bodies[0](x, None)[0], None
-            return torch.stack([body(x[:, :, i], None)[0] for i, body in enumerate(self.bodies)], dim=2), None
+                return self.bodies[0](x.reshape(B * T * N, -1), None)[0].view(B, T, N, -1), None
+            return torch.stack([body(x[:, :, i].reshape(B * T, -1), None)[0].view(B, T, -1)
+                                for i, body in enumerate(self.bodies)], dim=2), None
         if len(self.bodies) == 1:
             seq = x.permute(0, 2, 1, 3).reshape(B * N, T, -1)
             h = None if hidden is None or not self.recurrent else hidden.reshape(1, B * N, -1)
