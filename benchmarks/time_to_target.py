@@ -89,7 +89,8 @@ def time_run(algo: str, env: str, seed: int, target: float, steps: int, config: 
                     break
         proc.wait()
         timing.wall_s, timing.cpu_s = time.perf_counter() - start, cpu
-    if proc.returncode not in (0, -15) or not timing.evaluations:
+    # terminated at the target: -15, or 143 (128 + SIGTERM) from the trainer's graceful stop after its checkpoint
+    if proc.returncode not in (0, -15, 143) or not timing.evaluations:
         raise SystemExit(f"marlzoo run failed for {algo} seed {seed} (exit {proc.returncode}): {' '.join(cmd)}")
     return timing
 
