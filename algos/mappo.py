@@ -31,7 +31,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from marlzoo.learning.actor_critic import ActorCritic, ActorCriticConfig, masked_mean
+from marlzoo.learning.actor_critic import (ActorCritic, ActorCriticConfig, masked_mean, shuffled_parts,
+                                           stacked_by_layout)
 from marlzoo.training.rollouts import RolloutBuffer
 
 
@@ -115,15 +116,20 @@ class MAPPO(ActorCritic):
         if not recurrent:
             data = {k: v.reshape(1, T * B, *v.shape[2:]) for k, v in data.items()}
         n_items = B if recurrent else T * B
+        groups = None if recurrent or cfg.minibatches == 1 else stacked_by_layout(data)
         for _ in range(cfg.epochs):
-            # one minibatch is the whole rollout: no shuffle needed
-            chunks = [None] if cfg.minibatches == 1 else torch.randperm(n_items).chunk(cfg.minibatches)
-            for idx in chunks:
-                mb = data if idx is None else {k: v[:, idx] for k, v in data.items()}
-                hidden0 = buffer.hidden0
-                if recurrent and idx is not None:
-                    hidden0 = tuple(None if h is None else h[idx] for h in buffer.hidden0)
-                yield mb, hidden0
+            if cfg.minibatches == 1:  # one minibatch is the whole rollout: no shuffle needed
+                yield data, buffer.hidden0
+                continue
+            perm = torch.randperm(n_items)
+            if groups is not None:
+                # Shuffle each group of like tensors with one index, then cut contiguous parts: the
+                # same rows as indexing every tensor with each part of the permutation.
+                yield from ((mb, None) for mb in shuffled_parts(groups, perm, cfg.minibatches))
+                continue
+            for idx in perm.chunk(cfg.minibatches):
+                mb = {k: v[:, idx] for k, v in data.items()}
+                yield mb, tuple(None if h is None else h[idx] for h in buffer.hidden0)
 
     def learn(self, buffer: RolloutBuffer, t_env: int) -> dict[str, float]:
         cfg = self.config

@@ -74,6 +74,42 @@ def standardise(x: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
     return (x - live.mean()) / (live.std() + 1e-8)
 
 
+def stacked_by_layout(data: dict[str, torch.Tensor]) -> list[tuple[list[str], torch.Tensor]]:
+    """``data``'s tensors ``[1, N, ...]`` stacked into one ``[k, 1, N, ...]`` per dtype and shape,
+    each with its keys, so that a minibatch index runs once per group, not once per tensor."""
+    groups: dict[tuple, list[str]] = {}
+    for key, value in data.items():
+        groups.setdefault((value.dtype, tuple(value.shape)), []).append(key)
+    return [(keys, torch.stack([data[k] for k in keys])) for keys in groups.values()]
+
+
+def shuffled_parts(groups: list[tuple[list[str], torch.Tensor]], perm: torch.Tensor, parts: int):
+    """The minibatches ``{key: [1, n_i, ...]}`` of :func:`stacked_by_layout`'s groups: rows in the
+    order of ``perm``, cut into ``parts`` as ``perm.chunk(parts)`` cuts it."""
+    chunks = [[c.unbind(0) for c in stack[:, :, perm].chunk(parts, dim=2)] for _, stack in groups]
+    for i in range(len(chunks[0])):
+        yield {k: t for (keys, _), group in zip(groups, chunks) for k, t in zip(keys, group[i])}
+
+
+@torch.no_grad()
+def clip_grad_norms(groups: tuple[list[nn.Parameter], ...], max_norm: float) -> list[torch.Tensor]:
+    """:func:`torch.nn.utils.clip_grad_norm_` (foreach, L2) on each group of parameters on its own,
+    with the same arithmetic, but one norm kernel for all groups; returns each group's total norm.
+    Parameters without a gradient are left out, as there."""
+    grads = [[p.grad for p in params if p.grad is not None] for params in groups]
+    every = [g for group in grads for g in group]
+    norms = iter(torch._foreach_norm(every, 2.0) if every else [])
+    totals = []
+    for group in grads:
+        if not group:
+            totals.append(torch.tensor(0.0))
+            continue
+        total = torch.linalg.vector_norm(torch.stack([next(norms) for _ in group]), 2.0)
+        torch._foreach_mul_(group, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        totals.append(total)
+    return totals
+
+
 def unroll(net: AgentNetwork, x: torch.Tensor, starts: torch.Tensor, hidden: Any, recurrent: bool) -> torch.Tensor:
     """``net``'s outputs ``[T, b, n, out]`` over a time-major rollout ``x [T, b, n, ...]``.
 
@@ -209,15 +245,16 @@ class ActorCritic(RolloutAlgorithm):
         """One Adam step on ``loss``, each network's gradient clipped on its own; returns the actor's
         gradient norm. Parameters the loss does not reach are left alone, and so are all but ``only``
         if given (a zero gradient would still move a parameter through Adam's momentum)."""
-        self.optimizer.zero_grad(set_to_none=True)
+        for group in self.optimizer.param_groups:  # zero_grad(set_to_none=True), without its overhead
+            for p in group["params"]:
+                p.grad = None
         loss.backward()
         if only is not None:
             keep = {id(p) for p in only}
             for p in self.actor_params + self.critic_params:
                 if id(p) not in keep:
                     p.grad = None
-        grad_norm = nn.utils.clip_grad_norm_(self.actor_params, self.config.grad_clip, foreach=True)
-        nn.utils.clip_grad_norm_(self.critic_params, self.config.grad_clip, foreach=True)
+        grad_norm = clip_grad_norms((self.actor_params, self.critic_params), self.config.grad_clip)[0]
         self.optimizer.step()
         return grad_norm
 
