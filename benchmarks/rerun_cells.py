@@ -23,22 +23,14 @@ current code no longer has (it must not have mattered, or the rows will differ).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from marlzoo.bench.runs import metric_rows
 from marlzoo.config import build_run_config, merge, read_yaml
 from marlzoo.training.trainer import Trainer
-
-
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def strip_time(row: dict) -> dict:
-    return {k: v for k, v in row.items() if not k.startswith("time/")}
 
 
 def load_cell_config(cell_dir: Path, drop: list[str]):
@@ -64,8 +56,8 @@ def rerun(cell: str, steps: int | None, drop: list[str]) -> tuple[str, bool, str
         run_dir.mkdir()
         config.wandb.mode = "disabled"
         Trainer(config, run_dir, show_progress=False).train()
-        new = [strip_time(r) for r in read_rows(run_dir / "metrics.jsonl")]
-    old = [strip_time(r) for r in read_rows(cell_dir / "metrics.jsonl")]
+        new = metric_rows(run_dir / "metrics.jsonl")
+    old = metric_rows(cell_dir / "metrics.jsonl")
     if config.steps < budget:
         new = new[:-1]
         old = [r for r in old if r["env_steps"] <= new[-1]["env_steps"]] if new else []

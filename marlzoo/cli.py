@@ -138,6 +138,10 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rerun", action="store_true", help="run every cell again, cached or not")
     p.add_argument("--rerun-unfingerprinted", action="store_true",
                    help="run again the cached cells made before cell.json recorded the code that made them")
+    p.add_argument("--verify-code", action="store_true",
+                   help="for cells made by older code: rerun the lowest seed of each algorithm and env, and where "
+                        "its metrics come out identical, accept the other seeds for the current code instead of "
+                        "rerunning them")
     p.add_argument("--format", dest="fmt", choices=["png", "svg", "pdf"], default="png",
                    help="learning-curve figure format (default: png; needs the plots extra)")
     p.add_argument("--dpi", type=int, default=100, help="figure resolution, dots per inch (default: 100)")
@@ -148,7 +152,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     report = reproduce(args.spec, args.backend, args.workers, args.address, args.out, args.wandb, args.dry_run,
                        args.rerun, fmt=args.fmt, dpi=args.dpi, keep_checkpoints=args.keep_checkpoints,
-                       rerun_unfingerprinted=args.rerun_unfingerprinted)
+                       rerun_unfingerprinted=args.rerun_unfingerprinted, verify_code=args.verify_code)
     if args.dry_run:
         print(f"table {report.spec.name}: {report.total} cells, {cached_words(report)}, {len(report.ran)} would run")
         return 0

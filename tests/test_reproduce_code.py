@@ -163,3 +163,53 @@ def test_a_plugins_distribution_and_version_enter_its_fingerprint():
     changed = fingerprint.code_changes({"marlzoo": "a", "algo": "b", "algo_dist": "p 1.0"},
                                        {"marlzoo": "a", "algo": "b", "algo_dist": "p 1.1"})
     assert changed == ["the plugin's version (p 1.0 -> p 1.1)"]
+
+
+def _made_by_older_code(out: Path, table: str) -> None:
+    """Stamp every cell of ``table`` as made by another version of marlzoo's training source, as a
+    commit that edits the trainer leaves them."""
+    for cell_json in (out / "runs" / table).glob("*/*/seed*/cell.json"):
+        meta = json.loads(cell_json.read_text())
+        meta["code"]["marlzoo"] = "0123456789abcdef"
+        cell_json.write_text(json.dumps(meta))
+
+
+@pytest.mark.slow
+def test_verify_code_reruns_one_seed_per_algorithm_and_env_and_accepts_the_rest_only_if_identical(edited, capsys):
+    tmp, spec = edited
+    spec.write_text(spec.read_text().replace("seeds: 1", "seeds: 3"))
+    out = tmp / "out"
+    assert len(reproduce(spec, out=out, wandb_mode="disabled").ran) == 6
+    runs = out / "runs" / "tiny_code"
+    _made_by_older_code(out, "tiny_code")
+    # The old code's random play "wrote" another return at its first evaluation: its sample must differ.
+    metrics = runs / "random" / "simple_spread" / "seed0" / "metrics.jsonl"
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    rows[0]["test/return_mean"] = rows[0].get("test/return_mean", 0.0) + 1.0
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert set(reasons(spec, out).values()) == {"code changed: marlzoo's training source"}
+
+    capsys.readouterr()
+    dry = reproduce(spec, out=out, wandb_mode="disabled", dry_run=True, verify_code=True)
+    err = capsys.readouterr().err
+    assert "would run random/simple_spread/seed0: code changed: marlzoo's training source (--verify-code: the sample for 3 cells)" in err
+    assert "would check random/simple_spread/seed2 by its sample" in err
+    assert sorted(dry.ran) == ["random/simple_spread/seed0", "test_only_edited/simple_spread/seed0"]
+
+    report = reproduce(spec, out=out, wandb_mode="disabled", verify_code=True)
+    err = capsys.readouterr().err
+    # The edited algorithm's sample reproduced, so its other seeds were accepted without running;
+    # random play's did not, so its other seeds ran again.
+    assert sorted(report.ran) == ["random/simple_spread/seed0", "random/simple_spread/seed1",
+                                  "random/simple_spread/seed2", "test_only_edited/simple_spread/seed0"]
+    assert report.cached == 2 and not report.failed and not report.missing
+    assert "identical test_only_edited/simple_spread/seed0: its 2 other cells are accepted for the current code" in err
+    assert "differs random/simple_spread/seed0 at row 1 (env step" in err and "its 2 other cells run again" in err
+    assert set(reasons(spec, out).values()) == {"cached"}
+    accepted = json.loads((runs / "test_only_edited" / "simple_spread" / "seed2" / "cell.json").read_text())
+    assert accepted["code"]["marlzoo"] == fingerprint.marlzoo_fingerprint()
+    assert accepted["code_history"][0]["code"]["marlzoo"] == "0123456789abcdef"
+    assert accepted["code_history"][0]["because"].startswith("test_only_edited/simple_spread/seed0 reran on this code")
+    rerun = json.loads((runs / "random" / "simple_spread" / "seed2" / "cell.json").read_text())
+    assert "code_history" not in rerun  # it ran again rather than being accepted
+    assert (out / "tiny_code.md").is_file()

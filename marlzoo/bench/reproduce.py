@@ -16,6 +16,7 @@ task, on a local Ray instance or, with ``address``, on a cluster.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import socket
@@ -30,7 +31,9 @@ from typing import Any, Callable, Iterator
 import marlzoo
 from marlzoo.config import build_run_config, merge
 from marlzoo.errors import TRACEBACK_VARIABLE, UserError
+from marlzoo.training.runinfo import read_json
 from marlzoo.bench.fingerprint import code_changes, code_fingerprint
+from marlzoo.bench.runs import first_difference, metric_rows
 from marlzoo.bench.store import ARTIFACTS, CHECKPOINT, CellState, TableStore, cache_key, cells_of
 from marlzoo.bench.tables import Cell, TableSpec, check_support, load_table
 
@@ -342,6 +345,7 @@ def reproduce(
     dpi: int = 100,
     keep_checkpoints: bool = False,
     rerun_unfingerprinted: bool = False,
+    verify_code: bool = False,
 ) -> Report:
     """Run the table's missing cells, then write ``<out>/<table>.md``, ``.csv``, ``.marl_eval.json`` and
     the learning curves (``fmt``: png, svg or pdf, at ``dpi``).
@@ -349,6 +353,8 @@ def reproduce(
     ``keep_checkpoints`` keeps each cell's final ``checkpoint.pt``, as the spec's ``keep_checkpoints``
     does; a cached cell without one runs again to write it. ``rerun`` runs every cell again;
     ``rerun_unfingerprinted`` those cached before ``cell.json`` recorded the code that made them.
+    ``verify_code``: cells cached for other code are checked by a sample instead of all rerun
+    (:func:`verify_code_change`).
     """
     from rich.console import Console
 
@@ -369,17 +375,28 @@ def reproduce(
     store = TableStore(out, spec.name)
     if dry_run:
         todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+        samples = {p.cell.name: group for p, group in code_samples(todo)} if verify_code else {}
         for p in sorted(todo + cached, key=lambda p: spec.cells.index(p.cell)):
             line = (f"cached {p.cell.name}{'' if p.state.fingerprinted else ' (made before code fingerprints)'}"
                     if p.state.cached else f"would run {p.cell.name}: {p.state.reason}")
+            if p.cell.name in samples:
+                line += f" (--verify-code: the sample for {len(samples[p.cell.name])} cells)"
+            elif verify_code and p.state.code_changed:
+                line = f"would check {p.cell.name} by its sample: {p.state.reason}"
             console.print(f"{line} (key {p.key})", markup=False, highlight=False, soft_wrap=True)
-        return Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached), ran=[p.cell.name for p in todo])
+        would_run = [p.cell.name for p in todo if not (verify_code and p.state.code_changed) or p.cell.name in samples]
+        return Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached), ran=would_run)
 
     with _writes_to(out):
         store.open()
         try:
             todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
             report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
+            if verify_code and any(p.state.code_changed for p in todo):
+                verify_code_change(spec, store, runner, todo, wandb_mode, report, console, workers)
+                todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
+                cached = [p for p in cached if p.cell.name not in report.ran]
+                report.cached, report.unfingerprinted = len(cached), _unfingerprinted(cached)
             console.print(f"table {spec.name}: {len(spec.cells)} cells, {cached_words(report)}, {len(todo)} to run "
                           f"({runner.name} backend, {workers} workers{f', cluster {address}' if address else ''})")
             if todo:
@@ -404,6 +421,61 @@ def _writes_to(out: Path) -> Iterator[None]:
     except OSError as exc:
         raise UserError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; pass a writable --out (cells "
                         "finished before this are kept, and the same command carries on from them)") from None
+
+
+def code_samples(todo: list[Planned]) -> list[tuple[Planned, list[Planned]]]:
+    """The cells cached for other code, grouped by algorithm, env and the code that made them, each
+    group with its sample: the cell of its lowest seed."""
+    groups: dict[tuple[str, str, str], list[Planned]] = {}
+    for p in todo:
+        if p.state.code_changed:
+            made_by = json.dumps(p.state.recorded_code, sort_keys=True)
+            groups.setdefault((p.cell.algo, p.cell.env, made_by), []).append(p)
+    return [(min(group, key=lambda p: p.cell.seed), group) for group in groups.values()]
+
+
+def verify_code_change(spec: TableSpec, store: TableStore, runner: Any, todo: list[Planned],
+                       wandb_mode: str | None, report: Report, console: Any, workers: int) -> list[str]:
+    """Check a code change by a sample instead of rerunning every cell it made stale: per algorithm
+    and env, rerun the lowest seed's cell on the current code. Where its ``metrics.jsonl`` (every key
+    but ``time/*``) is identical to the one the old code wrote, the group's other cells are accepted
+    for the current code (:meth:`TableStore.accept_code`); where it differs, they stay stale and run
+    again. Float results repeat bit for bit on the same kind of CPU only, so a cell that ran on
+    another CPU differs, and the line says so. The samples' new results replace the old either way.
+    Returns the cells accepted."""
+    pairs = code_samples(todo)
+    before = {p.cell.name: (metric_rows(store.cell_dir(p.cell) / "metrics.jsonl"), _cpu_of(store.cell_dir(p.cell)))
+              for p, _ in pairs}
+    stale = sum(len(group) for _, group in pairs)
+    console.print(f"--verify-code: {stale} cells were made by other code; rerunning {len(pairs)} of them (the lowest "
+                  "seed of each algorithm and env) to check that the change leaves their results as they were",
+                  markup=False, highlight=False, soft_wrap=True)
+    _run_cells(spec, store, runner, [p for p, _ in pairs], wandb_mode, report, console, workers)
+    accepted: list[str] = []
+    for sample, group in pairs:
+        name, rest = sample.cell.name, [p for p in group if p is not sample]
+        if name not in report.ran:
+            line = f"not checked {name} (it failed): its {len(rest)} other cells run again"
+        else:
+            old_rows, old_cpu = before[name]
+            where = first_difference(old_rows, metric_rows(store.cell_dir(sample.cell) / "metrics.jsonl"))
+            if where is None:
+                because = f"{name} reran on this code with an identical metrics.jsonl (all but time/*)"
+                for p in rest:
+                    store.accept_code(p.cell, p.code, because)
+                accepted += [p.cell.name for p in rest]
+                line = f"identical {name}: its {len(rest)} other cells are accepted for the current code"
+            else:
+                cpu = _cpu_of(store.cell_dir(sample.cell))
+                other_cpu = f" (it ran on {old_cpu}, the rerun on {cpu}: floats repeat only on the same CPU kind)" \
+                    if old_cpu != cpu else ""
+                line = f"differs {name} at {where}{other_cpu}: its {len(rest)} other cells run again"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return accepted
+
+
+def _cpu_of(cell_dir: Path) -> str | None:
+    return read_json(cell_dir / "run.json").get("hardware", {}).get("cpu")
 
 
 def _unfingerprinted(cached: list[Planned]) -> int:

@@ -31,6 +31,24 @@ from marlzoo.training.runinfo import read_run_info
 IGNORED = ("seed", "wandb")  # top-level keys that do not make another config
 
 
+def metric_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl``, each without its ``time/*`` keys: what two runs of the same
+    config and code on the same kind of CPU write alike, to the bit."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in row.items() if not k.startswith("time/")} for row in rows]
+
+
+def first_difference(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str | None:
+    """Where two runs' :func:`metric_rows` part, in words (None: they are identical)."""
+    for i, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            key = next(k for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
+            return f"row {i + 1} (env step {a.get('env_steps', '?')}), {key}: {a.get(key)} -> {b.get(key)}"
+    if len(old) != len(new):
+        return f"{len(old)} rows -> {len(new)}"
+    return None
+
+
 def read_curve(run_dir: Path) -> np.ndarray:
     """``[n_evals, 2]``: env steps and greedy test return of every evaluation in ``metrics.jsonl``."""
     path = run_dir / "metrics.jsonl"

@@ -14,6 +14,7 @@ import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +23,7 @@ from marlzoo.bench.fingerprint import code_changes, code_fingerprint
 from marlzoo.bench.tables import Cell, TableSpec
 from marlzoo.config import RunConfig
 from marlzoo.errors import UserError
+from marlzoo.training.runinfo import write_json_atomic
 
 ARTIFACTS = ("metrics.jsonl", "run.json", "config.yaml")
 CHECKPOINT = "checkpoint.pt"
@@ -81,6 +83,12 @@ class CellState:
     cached: bool
     reason: str
     fingerprinted: bool = True  # False: cached before cell.json recorded the code
+    recorded_code: dict[str, Any] | None = None  # set when the only difference is the code that made the cell
+
+    @property
+    def code_changed(self) -> bool:
+        """The cell holds a result for its current config, made by other code."""
+        return self.recorded_code is not None
 
 
 class TableStore:
@@ -122,7 +130,7 @@ class TableStore:
             return CellState(True, "cached (made before code fingerprints)", fingerprinted=False)
         changes = code_changes(recorded, code)
         if changes:
-            return CellState(False, f"code changed: {', '.join(changes)}")
+            return CellState(False, f"code changed: {', '.join(changes)}", recorded_code=recorded)
         return CellState(True, "cached")
 
     def open(self) -> None:
@@ -149,6 +157,16 @@ class TableStore:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def accept_code(self, cell: Cell, code: dict[str, Any], because: str) -> None:
+        """Record in the cell's ``cell.json`` that its result holds for ``code`` too (``because`` says
+        what showed it), keeping the code that made it under ``code_history``."""
+        path = self.cell_dir(cell) / CELL_FILE
+        meta = json.loads(path.read_text())
+        history = [*meta.get("code_history", []), {
+            "code": meta.get("code"), "replaced_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "because": because}]
+        write_json_atomic(path, {**meta, "code": code, "code_history": history})
 
     def commit(self, cell: Cell, key: str, scratch: str | None, result: dict[str, Any], meta: dict[str, Any]) -> Path:
         """Write a finished cell's artifacts, then rename them into place in one step."""
