@@ -76,6 +76,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if given:
             raise UserError(f"--resume goes on with the run's own config; drop {', '.join(given)} (only --steps, "
                             "--wandb, --no-progress and --tensorboard go with it)")
+        if not Path(args.resume).is_dir():  # said here, since the library's own message names eval's --run
+            raise UserError(f"run directory {args.resume} does not exist; pass a directory under runs/ "
+                            "(for example --resume runs/<run_id>)")
         info = resume(args.resume, steps=args.steps, wandb=args.wandb, progress=progress, tensorboard=args.tensorboard)
     else:
         info = train(args.algo, args.env, steps=args.steps, seed=args.seed, sets=args.sets, config_file=args.config,

@@ -141,7 +141,7 @@ def test_a_run_without_its_process_reads_as_killed(tmp_path, cli):
 def test_resume_refuses_bad_input_in_one_line(tmp_path, cli):
     run = climbing_run(tmp_path, cli)
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(cli("run", "--resume", str(tmp_path / "nothing")), "does not exist")
+    assert_one_line_error(cli("run", "--resume", str(tmp_path / "nothing")), "does not exist; pass a directory under runs/ (for example --resume runs/<run_id>)")
     assert_one_line_error(cli("run", "--resume", str(tmp_path / "empty")), "not a marlzoo run directory")
     assert_one_line_error(cli("run", "--resume", str(run)), "already reached its 200 env steps")
     assert_one_line_error(cli("run", "--resume", str(run), "--steps", "100"), "--steps 100 is not past")
