@@ -159,7 +159,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"table {report.spec.name}: {report.total} cells, {cached_words(report)}, {len(report.ran)} would run")
         return 0
-    done = f"ran {len(report.ran)} cells, {cached_words(report)}, {len(report.failed)} failed"
+    accepted = f" ({len(report.accepted)} of them accepted by --verify-code)" if report.accepted else ""
+    done = f"ran {len(report.ran)} cells, {cached_words(report)}{accepted}, {len(report.failed)} failed"
     wrote = ", ".join(str(p) for p in report.outputs)
     if report.missing:
         print(f"table {report.spec.name} is INCOMPLETE, {len(report.missing)} of {report.total} cells missing "

@@ -203,6 +203,7 @@ def test_verify_code_reruns_one_seed_per_algorithm_and_env_and_accepts_the_rest_
     assert sorted(report.ran) == ["random/simple_spread/seed0", "random/simple_spread/seed1",
                                   "random/simple_spread/seed2", "test_only_edited/simple_spread/seed0"]
     assert report.cached == 2 and not report.failed and not report.missing
+    assert sorted(report.accepted) == ["test_only_edited/simple_spread/seed1", "test_only_edited/simple_spread/seed2"]
     assert "identical test_only_edited/simple_spread/seed0: its 2 other cells are accepted for the current code" in err
     assert "differs random/simple_spread/seed0 at row 1 (env step" in err and "its 2 other cells run again" in err
     assert set(reasons(spec, out).values()) == {"cached"}

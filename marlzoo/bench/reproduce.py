@@ -293,6 +293,7 @@ class Report:
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # cells the written table lacks
+    accepted: list[str] = field(default_factory=list)  # cells --verify-code accepted for the current code
 
 
 @dataclass
@@ -393,7 +394,7 @@ def reproduce(
             todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
             report = Report(spec, len(spec.cells), len(cached), _unfingerprinted(cached))
             if verify_code and any(p.state.code_changed for p in todo):
-                verify_code_change(spec, store, runner, todo, wandb_mode, report, console, workers)
+                report.accepted = verify_code_change(spec, store, runner, todo, wandb_mode, report, console, workers)
                 todo, cached = plan(spec, store, rerun, rerun_unfingerprinted)
                 cached = [p for p in cached if p.cell.name not in report.ran]
                 report.cached, report.unfingerprinted = len(cached), _unfingerprinted(cached)
