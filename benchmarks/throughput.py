@@ -6,6 +6,10 @@
     python benchmarks/throughput.py --algos qmix mappo maddpg        # the actor-critics (rollout and replay loops)
     python benchmarks/throughput.py --env multiwalker --algos mappo  # continuous actions
     python benchmarks/throughput.py --process-learner                # + QMIX with learner=process
+    python benchmarks/throughput.py --algos maddpg maddpg@algo.agent.hidden=128   # one algorithm, two settings
+
+An entry of ``--algos`` may carry settings of its own after ``@`` (``NAME@KEY=VALUE@KEY=VALUE``),
+on top of ``--set``: the same algorithm twice is an A/B of a setting's speed, in one process.
 
 Each figure is measured twice: by the wall clock, and by the CPU time used (this process's, plus the
 learner process's for learner=process). The headline figures, and the JSON's plain keys (``raw_sps``,
@@ -134,18 +138,19 @@ def main() -> None:
     torch.set_num_threads(1)
 
     setups = {}
-    for name in args.algos:
+    for entry in args.algos:
+        name, *own = entry.split("@")
         learners = ["inline"]
         if args.process_learner and get_algo(name).buffer == "episodes":
             learners.append("process")
         for learner in learners:
-            cfg = load_config(name, args.env, sets=[*args.sets, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
+            cfg = load_config(name, args.env, sets=[*args.sets, *own, "wandb.mode=disabled", f"n_envs={args.n_envs}"])
             venv = make_vector_env(cfg, cfg.n_envs)
             algo = build_algorithm(cfg, venv.spec)
             loop = make_loop(algo, venv, 0, name, learner)
             for _ in range(6):  # warm up: replay learners get enough episodes that every update learns
                 loop.iterate(0)
-            setups[name if learner == "inline" else f"{name}+process"] = (cfg, algo, loop)
+            setups[entry if learner == "inline" else f"{entry}+process"] = (cfg, algo, loop)
     first_cfg, first_algo, _ = setups[args.algos[0]]
     runner = EpisodeRunner(make_vector_env(first_cfg, first_cfg.n_envs), seed=0)
 
@@ -172,7 +177,7 @@ def main() -> None:
             continue
         kind, _, name = key.partition(":")
         label = kind if kind in row_names else ("train" if name == args.algos[0] else f"train_{name}")
-        label = label.replace("+", "_")
+        label = "".join(c if c.isalnum() or c == "_" else "_" for c in label)
         result[f"{label}_sps"] = round(wall, 1)
         result[f"{label}_cpu_sps"] = round(cpu, 1)
         result[f"{label}_ratio"] = round(wall / raw_wall, 3)
@@ -185,7 +190,7 @@ def main() -> None:
     for _, _, loop in setups.values():
         loop.close()
     if args.memory:
-        result["peak_rss_mb_50k_run"] = peak_rss_of_run(args.algos[0], args.env, 50_000)
+        result["peak_rss_mb_50k_run"] = peak_rss_of_run(args.algos[0].split("@")[0], args.env, 50_000)
 
     print(f"\n{'phase':<32}{'wall steps/s':>14}{'x raw':>8}{'cpu steps/s':>14}{'x raw':>8}{'x raw, median of rounds':>25}")
     for label, wall, cpu, median in rows:
