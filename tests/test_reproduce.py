@@ -36,6 +36,7 @@ TINY = {
     "steps": 800,
     "evaluation": {"test_episodes": 4, "test_interval": 400},
     "overrides": {"n_envs": 4, "log_interval": 400, "algo": {"batch_size": 4}},
+    "notes": "## Why these two\n\nThe spec's own words, kept in the table file.\n",
 }
 CELLS = [f"{a}/simple_spread/seed{s}" for a in ("vdn", "qmix") for s in (0, 1)]
 
@@ -96,6 +97,9 @@ def test_table_has_the_right_rows_and_plausible_numbers(grid):
     assert "| vdn | simple_spread |" in md and "| qmix | simple_spread |" in md
     assert "`marlzoo reproduce configs/tiny.yaml --out out`" in md
     assert "Student-t" in md and "800 env steps per run" in md
+    # The spec's notes follow the key to the columns, so a regenerated file keeps them.
+    assert md.index("Returns do not depend on it.") < md.index("## Why these two\n\nThe spec's own words") \
+        < md.index("## Aggregates")
     info = json.loads((out / "runs" / "tiny" / "qmix" / "simple_spread" / "seed0" / "run.json").read_text())
     assert f"{info['env_package']} {info['env_version']}" in md  # the metric contract names the env's version
     assert info["hardware"]["cpu"] in md and "25 steps" in md

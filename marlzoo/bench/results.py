@@ -206,6 +206,8 @@ def render_markdown(spec: "TableSpec", rows: list[Row], command: str, plots: dic
         "sharing it. Returns do not depend on it.",
         "",
     ]
+    if spec.notes:  # the spec's own words, so that a regenerated file keeps them
+        lines += [spec.notes.strip(), ""]
     lines += _aggregates(spec, rows)
     if plots:
         lines += ["## Learning curves", "",

@@ -12,6 +12,9 @@ A spec looks like this (every key but ``algos``, ``envs``, ``seeds`` and ``steps
     evaluation: {test_episodes: 32, test_interval: 10000}
     overrides: {n_envs: 8}              # config keys for every cell
     keep_checkpoints: false             # true: keep each run's checkpoint.pt beside its metrics
+    notes: |                            # Markdown the table file keeps after the rows' key, every time it is written
+      ## How these cells were chosen
+      ...
 
 Each cell's config is the usual layering (configs/default.yaml, configs/algos/<algo>.yaml,
 configs/envs/<env>.yaml) plus these layers, later over earlier: the table's ``overrides``, the env
@@ -85,6 +88,7 @@ class _SpecFile:
     title: str | None = None
     description: str | None = None
     keep_checkpoints: bool = False  # keep each run's final checkpoint.pt (for `marlzoo eval --run <cell dir>`)
+    notes: str | None = None  # Markdown written into the table file after the key to its columns
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class TableSpec:
     evaluation: Evaluation
     cells: list[Cell]
     keep_checkpoints: bool = False
+    notes: str | None = None
 
     def cell(self, algo: str, env: str, seed: int) -> Cell:
         for c in self.cells:
@@ -257,7 +262,7 @@ def load_table(path: str | Path) -> TableSpec:
                 cells.append(Cell(algo.label, env.label, seed, config))
     return TableSpec(name=name, path=path, title=shell.title or name, description=shell.description,
                      algos=algos, envs=envs, seeds=seeds, steps=shell.steps, evaluation=shell.evaluation, cells=cells,
-                     keep_checkpoints=shell.keep_checkpoints)
+                     keep_checkpoints=shell.keep_checkpoints, notes=shell.notes)
 
 
 def check_support(spec: TableSpec) -> None:
